@@ -1,0 +1,1 @@
+"""Policies behind one interface: act(policy_params, key, obs) -> r."""

@@ -1,0 +1,30 @@
+"""The scheduling environment as pure jit/vmap-able functions (SPEC §1)."""
+
+from difsched_jax.env.build import (
+    action_to_allocation,
+    allocation_to_action,
+    loss_to_reward,
+    make_env,
+    normalize_obs,
+)
+from difsched_jax.env.core import reset, step
+from difsched_jax.env.rollout import RolloutCarry, Transition, init_carry, rollout, run_windows
+from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
+
+__all__ = [
+    "EnvParams",
+    "EnvSpec",
+    "EnvState",
+    "RolloutCarry",
+    "Transition",
+    "action_to_allocation",
+    "allocation_to_action",
+    "init_carry",
+    "loss_to_reward",
+    "make_env",
+    "normalize_obs",
+    "reset",
+    "rollout",
+    "run_windows",
+    "step",
+]

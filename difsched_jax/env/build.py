@@ -1,0 +1,90 @@
+"""Build `EnvSpec`/`EnvParams` from a config and a trace; agent-facing conventions."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from difsched_jax.config import SliceConfig
+from difsched_jax.env.types import OBS_MODES, EnvParams, EnvSpec
+from difsched_jax.traffic.trace import Trace
+
+
+def transition_cdf(counts: np.ndarray, window: int) -> np.ndarray:
+    """(L+1, L+1) row CDFs of the empirical transition matrix of a count sequence.
+
+    Rows of counts never seen (as a predecessor) stay all zero.
+    """
+    c = np.floor(np.asarray(counts)).astype(np.int64)
+    m = np.zeros((window + 1, window + 1))
+    np.add.at(m, (c[:-1], c[1:]), 1.0)
+    rows = m.sum(axis=1, keepdims=True)
+    probs = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    cdf = np.cumsum(probs, axis=1)
+    cdf[rows[:, 0] > 0, -1] = 1.0  # exact top so a uniform draw always lands
+    return cdf.astype(np.float32)
+
+
+def make_env(
+    config: SliceConfig,
+    trace: Trace,
+    split: str = "test",
+    obs: str = "predicted",
+    episode_len: int = 1000,
+) -> tuple[EnvSpec, EnvParams]:
+    """The evaluation/data environment of a slice config on one split of a trace."""
+    if obs not in OBS_MODES:
+        raise ValueError(f"obs must be one of {OBS_MODES}, got {obs!r}")
+    if trace.window != config.window:
+        raise ValueError(
+            f"trace window {trace.window} does not match config window {config.window}"
+        )
+    actual, predicted = trace.split(split)
+    actual_i = np.floor(actual).astype(np.int32)
+    observed_i = np.floor(predicted if obs == "predicted" else actual).astype(np.int32)
+    k, s = zip(*config.sigmoid_pairs)
+    spec = EnvSpec(
+        num_users=config.num_users,
+        window=config.window,
+        episode_len=episode_len,
+        traffic=config.traffic,
+    )
+    params = EnvParams(
+        actual=jnp.asarray(actual_i),
+        observed=jnp.asarray(observed_i),
+        sigmoid_k=jnp.asarray(k, jnp.float32),
+        sigmoid_s=jnp.asarray(s, jnp.float32),
+        budget=jnp.asarray(config.budget, jnp.int32),
+        markov_cdf=(
+            jnp.asarray(transition_cdf(actual, config.window))
+            if config.traffic == "markov"
+            else None
+        ),
+    )
+    return spec, params
+
+
+# --- agent-facing conventions (SPEC §1) -------------------------------------
+
+
+def normalize_obs(counts, window: int):
+    """State s = 2u/L - 1 in [-1, 1]^N."""
+    return 2.0 * jnp.asarray(counts, jnp.float32) / window - 1.0
+
+
+def action_to_allocation(action, budget):
+    """r = (a + 1) B / 2, clipped to [0, B]."""
+    budget = jnp.asarray(budget, jnp.float32)
+    return jnp.clip((jnp.asarray(action, jnp.float32) + 1.0) * budget / 2.0, 0.0, budget)
+
+
+def allocation_to_action(r, budget):
+    """Inverse of `action_to_allocation`: a = 2r/B - 1 (clipped to [-1, 1])."""
+    return jnp.clip(
+        2.0 * jnp.asarray(r, jnp.float32) / jnp.asarray(budget, jnp.float32) - 1.0, -1.0, 1.0
+    )
+
+
+def loss_to_reward(loss):
+    """Agent reward = 1 - loss."""
+    return 1.0 - loss

@@ -1,0 +1,59 @@
+"""Pytrees of the scheduling environment (SPEC §1).
+
+`EnvSpec` is static (hashable: shapes and modes, one compile per spec);
+`EnvParams` is traced (traces, channel pairs, budget; may differ per slice
+and be vmapped); `EnvState` is one slice's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+from flax import struct
+
+OBS_MODES = ("predicted", "perfect")
+TRAFFIC_TYPES = ("trace", "markov")
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Static settings: change one and the step compiles again."""
+
+    num_users: int
+    window: int = 200  # L: slots per window, the most packets a user can send
+    episode_len: int = 1000  # windows per episode; auto-reset after
+    traffic: str = "trace"  # "trace" (cursors into a trace) or "markov"
+
+    def __post_init__(self):
+        for name in ("num_users", "window", "episode_len"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"EnvSpec.{name} must be a positive integer, got {v!r}")
+        if self.traffic not in TRAFFIC_TYPES:
+            raise ValueError(
+                f"EnvSpec.traffic must be one of {TRAFFIC_TYPES}, got {self.traffic!r}"
+            )
+
+
+@struct.dataclass
+class EnvParams:
+    """Traced settings of a slice. Counts are floored ints."""
+
+    actual: jax.Array  # (T,) int32 actual counts of the chosen split (losses use these)
+    observed: jax.Array  # (T,) int32 what the scheduler sees (predicted or actual)
+    sigmoid_k: jax.Array  # (P,) float32 channel pairs, one drawn per window
+    sigmoid_s: jax.Array  # (P,) float32
+    budget: jax.Array  # () int32 resource blocks B
+    markov_cdf: jax.Array | None = None  # (L+1, L+1) float32 row CDFs, "markov" traffic only
+
+
+@struct.dataclass
+class EnvState:
+    """One slice. `counts` are the actual counts of the current window."""
+
+    cursors: jax.Array  # (N,) int32 per-user position in the trace
+    counts: jax.Array  # (N,) int32 actual packets this window
+    obs: jax.Array  # (N,) int32 observed packets this window
+    channel: jax.Array  # () int32 index of this window's channel pair (hidden)
+    t: jax.Array  # () int32 windows elapsed in this episode

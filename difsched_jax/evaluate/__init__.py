@@ -1,0 +1,1 @@
+"""Vectorised evaluation, confidence intervals, plots and reports."""

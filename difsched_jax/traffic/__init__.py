@@ -1,0 +1,27 @@
+"""Traffic: traces (real, loaded on request) and the synthetic default."""
+
+from __future__ import annotations
+
+import os
+
+from difsched_jax.traffic.synthetic import synthetic_trace
+from difsched_jax.traffic.trace import Trace, TraceError, load_flow_trace, trace_filename
+
+__all__ = [
+    "Trace",
+    "TraceError",
+    "get_trace",
+    "load_flow_trace",
+    "synthetic_trace",
+    "trace_filename",
+]
+
+
+def get_trace(
+    flow: str, window: int = 200, traffic_dir: str | os.PathLike | None = None, seed: int = 0
+) -> Trace:
+    """The trace of a flow: ``{traffic_dir}/{flow}_window{L}.npz`` when a folder is
+    given, else the built-in synthetic generator's preset of that name."""
+    if traffic_dir is not None:
+        return load_flow_trace(traffic_dir, flow, window)
+    return synthetic_trace(flow, window=window, seed=seed)

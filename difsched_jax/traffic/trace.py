@@ -1,0 +1,157 @@
+"""Per-window packet-count traces: the `Trace` type and its `.npz` format.
+
+A trace holds, for a train and a test split, the *actual* per-window packet
+counts and the *predicted* counts of a traffic predictor aligned with them.
+Files use the reference's key names:
+
+    trafficTarget_{split}_actual     (T,) actual counts (what losses are computed on)
+    trafficTarget_{split}_predicted  (T,) predicted counts (what the scheduler observes)
+    trafficSource_{split}_actual     (T,) the actual counts one window earlier (optional
+                                     on load; written on save, first entry repeated)
+
+Counts are floats in the reference files; the environment floors them to int.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+SPLITS = ("train", "test")
+
+
+class TraceError(ValueError):
+    """A trace file or array that cannot be used, with the file, key and problem."""
+
+
+def actual_key(split: str) -> str:
+    return f"trafficTarget_{split}_actual"
+
+
+def predicted_key(split: str) -> str:
+    return f"trafficTarget_{split}_predicted"
+
+
+def source_key(split: str) -> str:
+    return f"trafficSource_{split}_actual"
+
+
+def trace_filename(flow: str, window: int) -> str:
+    """The reference's file name for a flow: ``{flow}_window{L}.npz``."""
+    return f"{flow}_window{window}.npz"
+
+
+def validate_counts(values, window: int, where: str) -> np.ndarray:
+    """Check a count array (1-D, finite, 0 <= count <= window, >= 2 entries)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise TraceError(f"{where}: expected a 1-D array, got shape {arr.shape}")
+    if arr.shape[0] < 2:
+        raise TraceError(f"{where}: needs at least 2 entries, got {arr.shape[0]}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TraceError(f"{where}: expected real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise TraceError(f"{where}: non-finite value {arr[bad]} at index {bad}")
+    if arr.min() < 0 or arr.max() > window:
+        bad = int(np.flatnonzero((arr < 0) | (arr > window))[0])
+        raise TraceError(
+            f"{where}: count {arr[bad]} at index {bad} is outside [0, window={window}]"
+        )
+    return arr
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Train/test x actual/predicted count arrays of one flow, and the window length.
+
+    All arrays are float64 (counts; the environment floors them).
+    """
+
+    train_actual: np.ndarray  # (T_train,)
+    train_predicted: np.ndarray  # (T_train,)
+    test_actual: np.ndarray  # (T_test,)
+    test_predicted: np.ndarray  # (T_test,)
+    window: int = 200
+    name: str = "trace"
+
+    def __post_init__(self):
+        if not isinstance(self.window, int) or self.window <= 0:
+            raise TraceError(f"{self.name}: window must be a positive integer, got {self.window!r}")
+        for split in SPLITS:
+            a = validate_counts(
+                getattr(self, f"{split}_actual"), self.window, f"{self.name}: {split}_actual"
+            )
+            p = validate_counts(
+                getattr(self, f"{split}_predicted"), self.window, f"{self.name}: {split}_predicted"
+            )
+            if a.shape != p.shape:
+                raise TraceError(
+                    f"{self.name}: {split} actual and predicted differ in length "
+                    f"({a.shape[0]} vs {p.shape[0]})"
+                )
+            object.__setattr__(self, f"{split}_actual", a)
+            object.__setattr__(self, f"{split}_predicted", p)
+
+    def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(actual, predicted) of a split."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return getattr(self, f"{split}_actual"), getattr(self, f"{split}_predicted")
+
+    def save(self, path: str | os.PathLike) -> None:
+        arrays = {}
+        for split in SPLITS:
+            actual, predicted = self.split(split)
+            arrays[source_key(split)] = np.concatenate([actual[:1], actual[:-1]])
+            arrays[actual_key(split)] = actual
+            arrays[predicted_key(split)] = predicted
+        path = os.fspath(path)
+        tmp = path + ".tmp.npz"  # write then rename: a crash never leaves half a file
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, window: int = 200) -> Trace:
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise TraceError(f"{path}: no such trace file")
+        try:
+            data = np.load(path, allow_pickle=False)
+        except Exception as e:  # noqa: BLE001 - report any unreadable file the same way
+            raise TraceError(f"{path}: not a readable .npz file ({e})") from e
+        with data:
+            arrays = {}
+            for split in SPLITS:
+                for key in (actual_key(split), predicted_key(split)):
+                    if key not in data.files:
+                        raise TraceError(f"{path}: missing key {key!r} (has {sorted(data.files)})")
+                    try:
+                        arrays[key] = validate_counts(data[key], window, f"{path} [{key}]")
+                    except ValueError as e:
+                        if isinstance(e, TraceError):
+                            raise
+                        raise TraceError(f"{path} [{key}]: {e}") from e
+        for split in SPLITS:
+            a, p = arrays[actual_key(split)], arrays[predicted_key(split)]
+            if a.shape != p.shape:
+                raise TraceError(
+                    f"{path}: {actual_key(split)} and {predicted_key(split)} differ in length "
+                    f"({a.shape[0]} vs {p.shape[0]})"
+                )
+        return cls(
+            train_actual=arrays[actual_key("train")],
+            train_predicted=arrays[predicted_key("train")],
+            test_actual=arrays[actual_key("test")],
+            test_predicted=arrays[predicted_key("test")],
+            window=window,
+            name=os.path.basename(path),
+        )
+
+
+def load_flow_trace(traffic_dir: str | os.PathLike, flow: str, window: int = 200) -> Trace:
+    """Read ``{traffic_dir}/{flow}_window{L}.npz`` (the reference's layout)."""
+    return Trace.load(os.path.join(os.fspath(traffic_dir), trace_filename(flow, window)), window)
