@@ -7,22 +7,8 @@ import numpy as np
 
 from difsched_jax.config import SliceConfig
 from difsched_jax.env.types import OBS_MODES, EnvParams, EnvSpec
+from difsched_jax.traffic.markov import transition_cdf
 from difsched_jax.traffic.trace import Trace
-
-
-def transition_cdf(counts: np.ndarray, window: int) -> np.ndarray:
-    """(L+1, L+1) row CDFs of the empirical transition matrix of a count sequence.
-
-    Rows of counts never seen (as a predecessor) stay all zero.
-    """
-    c = np.floor(np.asarray(counts)).astype(np.int64)
-    m = np.zeros((window + 1, window + 1))
-    np.add.at(m, (c[:-1], c[1:]), 1.0)
-    rows = m.sum(axis=1, keepdims=True)
-    probs = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
-    cdf = np.cumsum(probs, axis=1)
-    cdf[rows[:, 0] > 0, -1] = 1.0  # exact top so a uniform draw always lands
-    return cdf.astype(np.float32)
 
 
 def make_env(
