@@ -1,0 +1,44 @@
+"""Agent-facing arrays for the Diffusion-QL trainer (SPEC §1 conventions).
+
+    state      = 2u/L - 1           (M, N) float32 in [-1, 1]
+    action     = clip(2r/B - 1)     (M, N) float32 in [-1, 1]  (r = requested allocation)
+    reward     = 1 - loss           (M,)   float32
+    next_state = 2u'/L - 1          (M, N) float32
+    done       = last window of an episode (M,) float32 (a time limit: the
+                 trainer may prefer not to cut bootstrapping there)
+
+Computed in NumPy (same formulas as `env.normalize_obs` / `env.allocation_to_action`)
+so a large dataset is not copied onto the accelerator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from difsched_jax.data.loader import OfflineDataset
+
+AGENT_FIELDS = ("obs", "action", "loss", "next_obs", "done")
+
+
+def agent_arrays_from(data: dict, budget: float, window: int) -> dict[str, np.ndarray]:
+    """From stored fields (any leading shape) to the trainer's arrays, flattened to (M, ...)."""
+    n = data["obs"].shape[-1]
+    obs = np.asarray(data["obs"]).reshape(-1, n)
+    next_obs = np.asarray(data["next_obs"]).reshape(-1, n)
+    r = np.asarray(data["action"], np.float32).reshape(-1, n)
+    b = np.float32(budget)
+    scale = np.float32(2.0 / window)
+    return {
+        "state": obs.astype(np.float32) * scale - np.float32(1.0),
+        "action": np.clip(np.float32(2.0) * r / b - np.float32(1.0), -1.0, 1.0),
+        "reward": (np.float32(1.0) - np.asarray(data["loss"], np.float32)).reshape(-1),
+        "next_state": next_obs.astype(np.float32) * scale - np.float32(1.0),
+        "done": np.asarray(data["done"]).reshape(-1).astype(np.float32),
+    }
+
+
+def to_agent_arrays(dataset: OfflineDataset, slices: slice | None = None) -> dict[str, np.ndarray]:
+    """A loaded dataset (optionally a range of its global slices) as trainer arrays,
+    transitions window-major: (T * S_chosen, ...)."""
+    data = dataset.arrays(AGENT_FIELDS, slices)
+    return agent_arrays_from(data, dataset.budget, dataset.window)
