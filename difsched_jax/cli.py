@@ -75,10 +75,36 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _add_build_agent(sub) -> None:
+    p = sub.add_parser("build-agent", help="solve MDP sub-agents (SPEC §3) and save them")
+    p.add_argument(
+        "--subagent-config", type=int, nargs="+", required=True, help="index(es), e.g. 0 1"
+    )
+    p.add_argument("--out", required=True, help="folder: writes mdp_subagent{i}.npz + .json")
+    p.add_argument(
+        "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic traffic")
+    p.set_defaults(func=_cmd_build_agent)
+
+
+def _cmd_build_agent(args) -> int:
+    from difsched_jax.agents.mdp import build_subagent
+
+    for index in args.subagent_config:
+        path, meta = build_subagent(index, args.out, args.traffic_dir, args.seed)
+        print(
+            f"sub-agent {index}: {meta['sweeps']} sweeps, {meta['solve_seconds']:.3f} s "
+            f"(compile included), cut points {meta['cut_points']} -> {path}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="difsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_evaluate(sub)
+    _add_build_agent(sub)
     return parser
 
 

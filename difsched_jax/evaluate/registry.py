@@ -33,10 +33,23 @@ def _random(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
     )
 
 
+def _mdp(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+    """``mdp:DIR``: the sub-agents of the config's first sub-agent set, loaded from
+    DIR (mdp_subagent{i}.npz from `difsched build-agent`, or the reference's
+    seed_mdp_subagent{i}.npz). Nothing is solved on the fly."""
+    from difsched_jax.agents import mdp
+
+    if not arg:
+        raise ValueError("policy 'mdp' needs a folder of solved sub-agents: mdp:DIR")
+    agents = mdp.load_subagents(arg, config.sub_agents[0] if config.sub_agents else ())
+    return ResolvedPolicy("mdp", mdp.mdp_act, mdp.slice_policy_params(config, agents))
+
+
 # name -> builder(config, argument after ':' or None)
 BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
     "equal": _equal,
     "random": _random,
+    "mdp": _mdp,
 }
 
 
