@@ -9,15 +9,14 @@ from __future__ import annotations
 import functools
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from difsched_jax.agents import mdp
 from difsched_jax.config import get_env_config, get_subagent_config
+from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.env import make_env
 from difsched_jax.evaluate.core import evaluate_policy
-from difsched_jax.traffic import get_trace, trace_filename
+from difsched_jax.traffic import get_trace
 
 SPEC_MDP_LOSS = {0: 0.333, 1: 0.451, 2: 0.354, 3: 0.464}
 SLICES, WINDOWS = 64, 200
@@ -34,14 +33,6 @@ def _solved_agents(traffic_dir) -> dict:
     return agents
 
 
-def _scored_on_source(params, traffic_dir, flow, window, split):
-    """The reference scores a window on trafficSource_{split}_actual (the actual
-    counts one entry before the predicted count it observes); pair them the same way."""
-    with np.load(traffic_dir / trace_filename(flow, window)) as data:
-        source = np.floor(data[f"trafficSource_{split}_actual"]).astype(np.int32)
-    return params.replace(actual=jnp.asarray(source))
-
-
 @pytest.mark.parametrize(
     "env_index",
     [0, 2, pytest.param(1, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow)],
@@ -49,9 +40,14 @@ def _scored_on_source(params, traffic_dir, flow, window, split):
 def test_mdp_behaviour_loss_matches_spec(env_index, traffic_dir):
     agents = _solved_agents(traffic_dir)
     config = get_env_config(env_index)
-    trace = get_trace(config.flow, config.window, traffic_dir)
+    # the reference scores a window on trafficSource_actual (the actual count one
+    # entry before the prediction it observes): pair them the same way
+    trace = align_trace(
+        get_trace(config.flow, config.window, traffic_dir),
+        "reference",
+        source_path(traffic_dir, config.flow, config.window),
+    )
     spec, params = make_env(config, trace, "test", "predicted", episode_len=WINDOWS)
-    params = _scored_on_source(params, traffic_dir, config.flow, config.window, "test")
     policy_params = mdp.slice_policy_params(config, agents)
     res = evaluate_policy(
         mdp.mdp_act, policy_params, params, spec, jax.random.key(0), SLICES, WINDOWS
