@@ -100,11 +100,33 @@ def _cmd_build_agent(args) -> int:
     return 0
 
 
+def _add_convert_trace(sub) -> None:
+    p = sub.add_parser(
+        "convert-trace", help="convert a reference trace pickle to .npz (restricted unpickler)"
+    )
+    p.add_argument("src", help="the reference's pickle: a dict of NumPy arrays")
+    p.add_argument("dst", help="the .npz to write")
+    p.add_argument("--window", type=int, default=200, help="window length L (counts <= L)")
+    p.set_defaults(func=_cmd_convert_trace)
+
+
+def _cmd_convert_trace(args) -> int:
+    from difsched_jax.traffic.convert import convert_pickle_trace
+
+    trace = convert_pickle_trace(args.src, args.dst, args.window)
+    print(
+        f"wrote {args.dst}: {trace.train_actual.shape[0]} train + "
+        f"{trace.test_actual.shape[0]} test windows, L = {trace.window}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="difsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_evaluate(sub)
     _add_build_agent(sub)
+    _add_convert_trace(sub)
     return parser
 
 

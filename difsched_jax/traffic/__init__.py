@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 
-from difsched_jax.traffic.synthetic import synthetic_trace
+from difsched_jax.traffic.stats import trace_stats
+from difsched_jax.traffic.synthetic import PRESETS, synthetic_trace
 from difsched_jax.traffic.trace import Trace, TraceError, load_flow_trace, trace_filename
 
 __all__ = [
+    "PRESETS",
     "Trace",
     "TraceError",
     "get_trace",
     "load_flow_trace",
     "synthetic_trace",
     "trace_filename",
+    "trace_stats",
 ]
 
 

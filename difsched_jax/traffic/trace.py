@@ -115,7 +115,38 @@ class Trace:
         os.replace(tmp, path)
 
     @classmethod
+    def from_arrays(cls, arrays, window: int = 200, source: str = "trace") -> Trace:
+        """A trace from a mapping with the reference's key names, validated; errors name
+        `source` (a file), the key and the problem. Extra keys are ignored."""
+        counts = {}
+        for split in SPLITS:
+            for key in (actual_key(split), predicted_key(split)):
+                if key not in arrays:
+                    raise TraceError(f"{source}: missing key {key!r} (has {sorted(arrays)})")
+                try:
+                    counts[key] = validate_counts(arrays[key], window, f"{source} [{key}]")
+                except TraceError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - an unreadable member, reported alike
+                    raise TraceError(f"{source} [{key}]: cannot read the array ({e})") from e
+            a, p = counts[actual_key(split)], counts[predicted_key(split)]
+            if a.shape != p.shape:
+                raise TraceError(
+                    f"{source}: {actual_key(split)} and {predicted_key(split)} differ in length "
+                    f"({a.shape[0]} vs {p.shape[0]})"
+                )
+        return cls(
+            train_actual=counts[actual_key("train")],
+            train_predicted=counts[predicted_key("train")],
+            test_actual=counts[actual_key("test")],
+            test_predicted=counts[predicted_key("test")],
+            window=window,
+            name=os.path.basename(source),
+        )
+
+    @classmethod
     def load(cls, path: str | os.PathLike, window: int = 200) -> Trace:
+        """Read a `.npz` trace (no pickles), validated; errors name the file, key and problem."""
         path = os.fspath(path)
         if not os.path.exists(path):
             raise TraceError(f"{path}: no such trace file")
@@ -123,33 +154,10 @@ class Trace:
             data = np.load(path, allow_pickle=False)
         except Exception as e:  # noqa: BLE001 - report any unreadable file the same way
             raise TraceError(f"{path}: not a readable .npz file ({e})") from e
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array
+            raise TraceError(f"{path}: not a .npz archive (a single array, no keys)")
         with data:
-            arrays = {}
-            for split in SPLITS:
-                for key in (actual_key(split), predicted_key(split)):
-                    if key not in data.files:
-                        raise TraceError(f"{path}: missing key {key!r} (has {sorted(data.files)})")
-                    try:
-                        arrays[key] = validate_counts(data[key], window, f"{path} [{key}]")
-                    except ValueError as e:
-                        if isinstance(e, TraceError):
-                            raise
-                        raise TraceError(f"{path} [{key}]: {e}") from e
-        for split in SPLITS:
-            a, p = arrays[actual_key(split)], arrays[predicted_key(split)]
-            if a.shape != p.shape:
-                raise TraceError(
-                    f"{path}: {actual_key(split)} and {predicted_key(split)} differ in length "
-                    f"({a.shape[0]} vs {p.shape[0]})"
-                )
-        return cls(
-            train_actual=arrays[actual_key("train")],
-            train_predicted=arrays[predicted_key("train")],
-            test_actual=arrays[actual_key("test")],
-            test_predicted=arrays[predicted_key("test")],
-            window=window,
-            name=os.path.basename(path),
-        )
+            return cls.from_arrays(data, window, path)  # NpzFile reads each key on access
 
 
 def load_flow_trace(traffic_dir: str | os.PathLike, flow: str, window: int = 200) -> Trace:
