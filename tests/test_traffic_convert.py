@@ -19,7 +19,7 @@ def reference_dict(n_train=8, n_test=5):
     out = {}
     for split, n in (("train", n_train), ("test", n_test)):
         actual = rng.uniform(0, 150, n)
-        out[f"trafficSource_{split}_actual"] = np.concatenate([actual[:1], actual[:-1]])
+        out[f"trafficSource_{split}_actual"] = np.concatenate([[7.0], actual[:-1]])
         out[actual_key(split)] = actual
         out[predicted_key(split)] = rng.uniform(0, 150, n).astype(np.float32)
     return out
@@ -36,6 +36,10 @@ def test_good_pickle_round_trips(tmp_path, protocol):
         actual, predicted = back.split(split)
         np.testing.assert_array_equal(actual, arrays[actual_key(split)])
         np.testing.assert_array_equal(predicted, arrays[predicted_key(split)].astype(np.float64))
+    with np.load(dst) as data:  # the reference's previous-window counts are kept as they are
+        for split in SPLITS:
+            key = f"trafficSource_{split}_actual"
+            np.testing.assert_array_equal(data[key], arrays[key])
 
 
 def test_cli_converts(tmp_path, capsys):
@@ -89,6 +93,16 @@ def test_other_content_is_refused(tmp_path, obj, problem):
     src.write_bytes(pickle.dumps(obj))
     with pytest.raises(TraceError, match=problem):
         load_restricted_pickle(src)
+
+
+def test_bad_source_array_is_refused(tmp_path):
+    arrays = reference_dict()
+    arrays["trafficSource_test_actual"] = arrays["trafficSource_test_actual"][:-1]
+    src = tmp_path / "src.pkl"
+    src.write_bytes(pickle.dumps(arrays))
+    with pytest.raises(TraceError, match="trafficSource_test_actual"):
+        convert_pickle_trace(src, tmp_path / "out.npz")
+    assert not (tmp_path / "out.npz").exists()
 
 
 def test_invalid_trace_in_pickle_names_file_and_key(tmp_path):

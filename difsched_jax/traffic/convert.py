@@ -14,7 +14,7 @@ import pickle
 
 import numpy as np
 
-from difsched_jax.traffic.trace import Trace, TraceError
+from difsched_jax.traffic.trace import SPLITS, Trace, TraceError, source_key
 
 # (module, name) pairs an array pickle may name, across NumPy 1.x / 2.x layouts
 ALLOWED_GLOBALS = frozenset(
@@ -70,6 +70,9 @@ def convert_pickle_trace(
     src: str | os.PathLike, dst: str | os.PathLike, window: int = 200
 ) -> Trace:
     """Read the reference's pickle `src`, validate it, write `dst` (.npz); returns the trace."""
-    trace = Trace.from_arrays(load_restricted_pickle(src), window, os.fspath(src))
-    trace.save(dst)
+    arrays = load_restricted_pickle(src)
+    trace = Trace.from_arrays(arrays, window, os.fspath(src))
+    # keep the reference's own previous-window counts (others read them, e.g. the MDP)
+    sources = {s: arrays[source_key(s)] for s in SPLITS if source_key(s) in arrays}
+    trace.save(dst, sources)
     return trace

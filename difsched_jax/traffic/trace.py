@@ -102,11 +102,21 @@ class Trace:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         return getattr(self, f"{split}_actual"), getattr(self, f"{split}_predicted")
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, sources=None) -> None:
+        """Write the `.npz`. `sources` ({split: (T,) array}, optional) are the true counts
+        one window earlier, as in the reference's files; by default the first actual count
+        stands in for the unknown window before the trace."""
         arrays = {}
         for split in SPLITS:
             actual, predicted = self.split(split)
-            arrays[source_key(split)] = np.concatenate([actual[:1], actual[:-1]])
+            if sources is not None and split in sources:
+                where = f"{self.name}: {source_key(split)}"
+                src = validate_counts(sources[split], self.window, where)
+                if src.shape != actual.shape:
+                    raise TraceError(f"{where}: length {src.shape[0]}, expected {actual.shape[0]}")
+                arrays[source_key(split)] = src
+            else:
+                arrays[source_key(split)] = np.concatenate([actual[:1], actual[:-1]])
             arrays[actual_key(split)] = actual
             arrays[predicted_key(split)] = predicted
         path = os.fspath(path)
