@@ -70,10 +70,15 @@ def test_deterministic_valid_and_fast(flow):
     assert elapsed < 5.0, f"a default trace took {elapsed:.2f} s of CPU"
 
 
-def test_other_window_and_sizes():
-    trace = synthetic_trace("thumb_bk", window=50, num_train=40, num_test=30, seed=1)
-    assert trace.window == 50 and trace.train_actual.shape == (40,)
-    assert trace.train_actual.max() <= 50 and trace.test_predicted.max() <= 50
+@pytest.mark.parametrize("flow", sorted(PRESETS))
+@pytest.mark.parametrize("window, num_train, num_test", [(50, 40, 30), (7, 2, 2), (1000, 12, 5)])
+def test_other_window_and_sizes(flow, window, num_train, num_test):
+    trace = synthetic_trace(flow, window=window, num_train=num_train, num_test=num_test, seed=1)
+    assert trace.window == window
+    assert trace.train_actual.shape == (num_train,) and trace.test_actual.shape == (num_test,)
+    for split in ("train", "test"):
+        for counts in trace.split(split):
+            assert counts.min() >= 0 and counts.max() <= window
 
 
 def test_bad_arguments():

@@ -74,8 +74,9 @@ def smooth_noise(
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / width) ** 2)
     kernel /= np.sqrt((kernel**2).sum())  # keeps unit variance
     flat = white.reshape(shape[0], -1)
+    n = shape[0]  # "full" then the centre: also right when the kernel outgrows the signal
     out = np.stack(
-        [np.convolve(flat[:, j], kernel, mode="same") for j in range(flat.shape[1])], axis=1
+        [np.convolve(flat[:, j], kernel)[half : half + n] for j in range(flat.shape[1])], axis=1
     )
     return sd * out.reshape(shape)
 
