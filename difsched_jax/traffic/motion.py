@@ -4,11 +4,12 @@ Movement comes in smooth bursts separated by rest. The thumb position is a
 superposition of overlapping minimum-jerk sub-movements (the classic model of
 smooth human reaching) grouped in bursts; the grip force alternates between a
 resting grip and grasps (an alternating renewal process with gamma durations)
-with min-jerk rise and release. Sensor and tremor noise is smooth Gaussian noise. Everything is on a uniform base grid of `DT` seconds
-(the recordings' mean sampling interval) and vectorised over samples.
+with min-jerk rise and release. Sensor and tremor noise is smooth Gaussian noise.
+Everything is on a uniform base grid of `DT` seconds (the recordings' mean
+sampling interval) and vectorised over samples.
 
-Each renderer returns the measured signal and the *planned* one (no noise):
-the predictor's context (see `predictor.py`) is built from the plan.
+Renderers return the *planned* signal (no noise); synthetic.py adds the noise,
+and re-renders the plan with timing errors for the predictor's context.
 """
 
 from __future__ import annotations
