@@ -7,71 +7,98 @@ import json
 import os
 import sys
 
-import jax
-
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="mean packet loss of policies with 95 %% intervals")
-    p.add_argument("--env-config", type=int, default=0)
-    p.add_argument("--policy", default="equal", help="comma-separated names, e.g. equal,random")
+    p = sub.add_parser(
+        "evaluate",
+        help="mean packet loss of one or several policies with 95 %% intervals",
+        description="Evaluate policies over independent slices x windows. Several "
+        "comma-separated policies give one table (and with --plot one bar chart).",
+    )
+    p.add_argument("--env-config", type=int, default=0, help="env config index (SPEC §2)")
+    p.add_argument(
+        "--policy",
+        default="equal",
+        help="comma-separated names: equal, proportional, random, oracle, "
+        "oracle-perfect, mdp:DIR (e.g. equal,oracle,mdp:agents)",
+    )
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--obs", choices=("predicted", "perfect"), default="predicted")
-    p.add_argument("--slices", type=int, default=64)
-    p.add_argument("--windows", type=int, default=1000)
+    p.add_argument("--slices", type=int, default=64, help="independent slices (>= 2)")
+    p.add_argument("--windows", type=int, default=1000, help="windows per slice")
     p.add_argument(
         "--episode-len", type=int, default=None, help="windows per episode (default: --windows)"
     )
     p.add_argument(
         "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--alignment",
+        choices=("reference", "aligned"),
+        default="reference",
+        help="losses on the previous window's actual counts, as the reference (and "
+        "SPEC §1's table) does (default), or on the observed window's",
+    )
+    p.add_argument("--seed", type=int, default=0, help="evaluation seed (and synthetic traffic)")
     p.add_argument("--json", default=None, help="write the figures here")
+    p.add_argument(
+        "--plot",
+        default=None,
+        help="PNG: a bar chart with 95 %% error bars (several policies) or the "
+        "histogram of per-window losses (one policy)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
 
 def _cmd_evaluate(args) -> int:
     from difsched_jax.config import get_env_config
-    from difsched_jax.env import make_env
-    from difsched_jax.evaluate.core import evaluate_policy
-    from difsched_jax.evaluate.registry import resolve_policy
-    from difsched_jax.traffic import get_trace
+    from difsched_jax.evaluate.compare import (
+        check_sizes,
+        compare_policies,
+        comparison_payload,
+        eval_trace,
+        format_table,
+    )
 
+    check_sizes(args.slices, args.windows, args.episode_len)  # before loading anything
     config = get_env_config(args.env_config)
-    trace = get_trace(config.flow, config.window, args.traffic_dir, seed=args.seed)
-    episode_len = args.episode_len or args.windows
-    results = []
-    for name in [n.strip() for n in args.policy.split(",") if n.strip()]:
-        policy = resolve_policy(name, config)
-        obs = policy.obs or args.obs
-        spec, params = make_env(config, trace, args.split, obs, episode_len)
-        res = evaluate_policy(
-            policy.act,
-            policy.params,
-            params,
-            spec,
-            jax.random.key(args.seed),
-            args.slices,
-            args.windows,
-        )
-        row = {"policy": name, "obs": obs, **res.summary()}
-        results.append(row)
-        print(
-            f"{name:24s} loss {res.mean_loss:.4f} ± {res.ci95:.4f} (95 %, {args.slices} slices x {args.windows} windows, obs {obs})"
-        )
+    trace = eval_trace(config, args.traffic_dir, args.alignment, args.seed)
+    rows = compare_policies(
+        args.policy,
+        config,
+        trace,
+        split=args.split,
+        obs=args.obs,
+        num_slices=args.slices,
+        num_windows=args.windows,
+        episode_len=args.episode_len,
+        seed=args.seed,
+    )
+    traffic = args.traffic_dir or "synthetic"
+    print(
+        f"env config {args.env_config}, {args.split} split, traffic {traffic}, "
+        f"alignment {args.alignment}"
+    )
+    print(format_table(rows))
     if args.json:
-        payload = {
-            "env_config": args.env_config,
-            "config": config.to_dict(),
-            "split": args.split,
-            "traffic": args.traffic_dir or "synthetic",
-            "seed": args.seed,
-            "results": results,
-        }
-        if len(results) == 1:
-            payload.update(results[0])
+        payload = comparison_payload(
+            rows,
+            env_config=args.env_config,
+            config=config.to_dict(),
+            split=args.split,
+            traffic=traffic,
+            alignment=args.alignment,
+            seed=args.seed,
+        )
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=2)
+    if args.plot:
+        from difsched_jax.evaluate.plots import plot_comparison, plot_loss_histogram
+
+        title = f"env config {args.env_config} ({args.split} split, {traffic} traffic)"
+        plot = plot_comparison if len(rows) > 1 else plot_loss_histogram
+        print(f"wrote {plot(rows, args.plot, title)}")
     return 0
 
 

@@ -45,6 +45,8 @@ def evaluate_policy(
     """
     if num_slices < 2:
         raise ValueError(f"need at least 2 slices for an interval, got {num_slices}")
+    if num_windows < 1:
+        raise ValueError(f"need at least 1 window per slice, got {num_windows}")
     record = rollout(policy, policy_params, params, spec, key, num_slices, num_windows)
     losses = np.asarray(record.loss, dtype=np.float64)  # (T, S)
     slice_means = losses.mean(axis=0)

@@ -21,16 +21,30 @@ class ResolvedPolicy:
     obs: str | None = None  # force an observation mode (oracle-perfect); None: caller's
 
 
-def _equal(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
-    return ResolvedPolicy(
-        "equal", heuristics.equal_share, heuristics.heuristic_params(config.budget)
-    )
+def _no_arg(kind: str, arg: str | None) -> None:
+    if arg:
+        raise ValueError(f"policy {kind!r} takes no ':' argument, got {kind}:{arg}")
 
 
-def _random(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
-    return ResolvedPolicy(
-        "random", heuristics.random_policy, heuristics.heuristic_params(config.budget)
-    )
+def _heuristic(kind: str, act: Callable) -> Callable[[SliceConfig, str | None], ResolvedPolicy]:
+    def build(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+        _no_arg(kind, arg)
+        return ResolvedPolicy(kind, act, heuristics.heuristic_params(config.budget))
+
+    return build
+
+
+def _oracle_builder(kind: str, obs: str | None):
+    """The exact myopic optimum on the config's channel pairs; ``oracle-perfect``
+    forces perfect observation (a hard floor), ``oracle`` follows the caller's."""
+
+    def build(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+        _no_arg(kind, arg)
+        k, s = zip(*config.sigmoid_pairs)
+        params = heuristics.oracle_params(config.budget, k, s)
+        return ResolvedPolicy(kind, heuristics.oracle, params, obs=obs)
+
+    return build
 
 
 def _mdp(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
@@ -47,14 +61,17 @@ def _mdp(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
 
 # name -> builder(config, argument after ':' or None)
 BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
-    "equal": _equal,
-    "random": _random,
+    "equal": _heuristic("equal", heuristics.equal_share),
+    "proportional": _heuristic("proportional", heuristics.proportional),
+    "random": _heuristic("random", heuristics.random_policy),
+    "oracle": _oracle_builder("oracle", None),
+    "oracle-perfect": _oracle_builder("oracle-perfect", "perfect"),
     "mdp": _mdp,
 }
 
 
 def resolve_policy(name: str, config: SliceConfig) -> ResolvedPolicy:
-    kind, _, arg = name.partition(":")
+    kind, _, arg = name.strip().partition(":")
     if kind not in BUILDERS:
         raise ValueError(f"unknown policy {name!r}; known: {sorted(BUILDERS)} (some take ':PATH')")
     resolved = BUILDERS[kind](config, arg or None)
