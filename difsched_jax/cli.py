@@ -127,6 +127,109 @@ def _cmd_build_agent(args) -> int:
     return 0
 
 
+def _add_gen_dataset(sub) -> None:
+    p = sub.add_parser(
+        "gen-dataset",
+        help="offline dataset of a dataset config (SPEC §4), sharded to disk",
+        description="Every slice x window is one transition of the config's MDP behaviour "
+        "policy. Chunks of windows run as one jitted scan over all slices (sharded over the "
+        "local devices) and are written as checked .npz shards while the next chunk runs.",
+    )
+    p.add_argument("--dataset-config", type=int, required=True, help="index 0-7 (SPEC §2)")
+    p.add_argument("--slices", type=int, default=1, help="independent slices S (reference: 1)")
+    p.add_argument("--windows", type=int, default=10_000, help="windows per slice")
+    p.add_argument("--episode-len", type=int, default=1000, help="windows per episode")
+    p.add_argument("--obs", choices=("predicted", "perfect"), default="predicted")
+    p.add_argument("--split", choices=("train", "test"), default="train")
+    p.add_argument(
+        "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
+    )
+    p.add_argument("--traffic-seed", type=int, default=0, help="seed of the synthetic traffic")
+    p.add_argument(
+        "--alignment",
+        choices=("reference", "aligned"),
+        default="reference",
+        help="losses on the previous window's actual counts, as the reference does "
+        "(default), or on the observed window's",
+    )
+    p.add_argument(
+        "--agents", default=None, help="folder of solved sub-agents (default: solve them now)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="data seed (default: the config's)")
+    p.add_argument("--chunk-windows", type=int, default=None, help="windows per shard")
+    p.add_argument("--devices", type=int, default=None, help="local devices (default: all)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() first; each host writes part-PPP-of-NNN/",
+    )
+    p.add_argument("--coordinator", default=None, help="host:port of process 0 (--distributed)")
+    p.add_argument("--num-processes", type=int, default=None, help="hosts (--distributed)")
+    p.add_argument("--process-id", type=int, default=None, help="this host (--distributed)")
+    p.add_argument("--out", required=True, help="dataset folder")
+    p.set_defaults(func=_cmd_gen_dataset)
+
+
+def _cmd_gen_dataset(args) -> int:
+    import jax
+
+    if args.distributed:  # before anything touches a device
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
+    from difsched_jax.config import get_dataset_config
+    from difsched_jax.data import generate_dataset, load_dataset
+    from difsched_jax.data.alignment import align_trace, source_path
+    from difsched_jax.data.policy import behaviour_policies
+    from difsched_jax.traffic import get_trace
+
+    config = get_dataset_config(args.dataset_config)
+    trace = get_trace(config.flow, config.window, args.traffic_dir, seed=args.traffic_seed)
+    trace = align_trace(
+        trace, args.alignment, source_path(args.traffic_dir, config.flow, config.window)
+    )
+    policies, facts = behaviour_policies(config, args.traffic_dir, args.agents, args.traffic_seed)
+    info = {
+        "dataset_config": args.dataset_config,
+        "traffic": args.traffic_dir or f"synthetic (seed {args.traffic_seed})",
+        "alignment": args.alignment,
+        **facts,
+    }
+    summary = generate_dataset(
+        args.out,
+        config,
+        trace,
+        policies,
+        num_slices=args.slices,
+        num_windows=args.windows,
+        episode_len=args.episode_len,
+        obs=args.obs,
+        split=args.split,
+        seed=config.seed if args.seed is None else args.seed,
+        chunk_windows=args.chunk_windows,
+        resume=args.resume,
+        progress=not args.no_progress,
+        devices=args.devices,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+        info=info,
+    )
+    print(
+        f"{summary['folder']}: {summary['transitions']:,} transitions in {summary['seconds']:.1f} s "
+        f"({summary['transitions_per_s']:,.0f}/s), {summary['shards']} shards, "
+        f"{summary['bytes'] / 2**20:,.1f} MiB written"
+    )
+    if jax.process_count() == 1:  # a host's part alone is not a dataset
+        ds = load_dataset(summary["folder"], verify=False)
+        total = sum(float(d["loss"].sum(dtype="float64")) for _, d in ds.iter_shards(["loss"]))
+        print(f"mean loss {total / ds.num_transitions:.4f} over {ds.num_transitions:,} transitions")
+    return 0
+
+
 def _add_convert_trace(sub) -> None:
     p = sub.add_parser(
         "convert-trace", help="convert a reference trace pickle to .npz (restricted unpickler)"
@@ -151,6 +254,7 @@ def _cmd_convert_trace(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="difsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_gen_dataset(sub)
     _add_evaluate(sub)
     _add_build_agent(sub)
     _add_convert_trace(sub)

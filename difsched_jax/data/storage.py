@@ -98,11 +98,16 @@ def open_npz(path: str, mmap: bool = True) -> dict[str, np.ndarray]:
                     out[name] = np.lib.format.read_array(member, allow_pickle=False)
                 continue
             f.seek(_member_offset(f, info))
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            try:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(f)
+            except ValueError as e:
+                raise DatasetError(f"{path}: member {name!r} has a damaged header ({e})") from e
             if dtype.hasobject:
                 raise DatasetError(f"{path}: member {name!r} holds Python objects; refused")
             offset = f.tell()

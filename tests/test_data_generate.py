@@ -1,0 +1,195 @@
+"""Generation, loading, checks and resume of a tiny dataset (synthetic traffic, MDP policy).
+
+One dataset is generated per module (one compile); the CLI test uses the same
+shapes so it reuses that compile.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from difsched_jax.cli import main
+from difsched_jax.config import DatasetConfig
+from difsched_jax.data import DatasetError, generate_dataset, load_dataset, to_agent_arrays
+from difsched_jax.data.alignment import align_trace
+from difsched_jax.data.policy import behaviour_policies
+from difsched_jax.data.storage import sha256_file
+from difsched_jax.traffic import get_trace
+
+S, T, E, C = 6, 50, 20, 16  # slices, windows, episode length, chunk (last chunk cut to 2)
+# two sub-agent sets: the dataset concatenates both (SPEC §2 note)
+CONFIG = DatasetConfig(
+    num_users=8, budget=100, flow="thumb_fr", sigmoid_k=(0.3,), sub_agents=((0, 0), (1, 0))
+)
+
+
+@functools.cache
+def _inputs():
+    trace = align_trace(get_trace(CONFIG.flow, CONFIG.window), "reference")
+    return trace, *behaviour_policies(CONFIG)  # sub-agents solved once per module
+
+
+def _generate(folder, **kw):
+    trace, policies, facts = _inputs()
+    args = dict(num_slices=S, num_windows=T, episode_len=E, chunk_windows=C, seed=3)
+    args.update(kw)
+    return generate_dataset(folder, CONFIG, trace, policies, progress=False, info=facts, **args)
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("data") / "ds")
+    summary = _generate(folder)
+    assert summary["transitions"] == 2 * S * T and summary["shards"] == 2 * 4
+    return folder
+
+
+@pytest.fixture(scope="module")
+def arrays(dataset_dir):
+    return load_dataset(dataset_dir).arrays()
+
+
+def test_layout_and_semantics(dataset_dir, arrays):
+    ds = load_dataset(dataset_dir)
+    assert (ds.num_windows, ds.num_slices, ds.num_users) == (T, 2 * S, 8)
+    assert ds.num_transitions == 2 * S * T
+    assert arrays["obs"].shape == (T, 2 * S, 8) and arrays["obs"].dtype == np.uint8
+    assert arrays["action"].dtype == np.float32 and arrays["loss"].shape == (T, 2 * S)
+    t = np.arange(T)[:, None]
+    np.testing.assert_array_equal(arrays["episode_start"], np.broadcast_to(t % E == 0, (T, 2 * S)))
+    np.testing.assert_array_equal(arrays["done"], np.broadcast_to(t % E == E - 1, (T, 2 * S)))
+    inside = ~arrays["done"][:-1]  # the next window's observation, except across a reset
+    np.testing.assert_array_equal(arrays["next_obs"][:-1][inside], arrays["obs"][1:][inside])
+    assert set(np.unique(arrays["action"])) <= {0.0, 15.0, 30.0, 45.0, 60.0}
+    np.testing.assert_array_equal(arrays["action"][..., :4].sum(-1), 60.0)  # whole budget asked
+    assert np.all((arrays["loss"] >= 0) & (arrays["loss"] <= 1))
+    # every slice and both sets differ (own keys; set 1's first group is another sub-agent)
+    assert len({arrays["obs"][:, s].tobytes() for s in range(2 * S)}) == 2 * S
+    assert not np.array_equal(arrays["action"][:, :S], arrays["action"][:, S:])
+
+
+def test_meta_records_checksums_and_carry(dataset_dir):
+    with open(os.path.join(dataset_dir, "meta.json")) as f:
+        meta = json.load(f)
+    assert meta["complete"] and meta["package_version"] and meta["generation"]["seed"] == 3
+    assert meta["generation"]["num_sets"] == 2 and meta["fields"]["obs"]["dtype"] == "uint8"
+    assert meta["config"]["sub_agents"] == [[0, 0], [1, 0]]
+    for entry in meta["shards"]:
+        path = os.path.join(dataset_dir, entry["file"])
+        assert sha256_file(path) == entry["sha256"] and os.path.getsize(path) == entry["bytes"]
+        with np.load(path, allow_pickle=False) as f:
+            has_carry = any(k.startswith("carry__") for k in f.files)
+        assert has_carry == (entry["window_stop"] < T)
+
+
+def test_streaming_and_slice_selection(dataset_dir, arrays):
+    ds = load_dataset(dataset_dir)
+    seen = 0
+    for _, data in ds.iter_shards(["loss"]):
+        assert isinstance(data["loss"], np.memmap)
+        seen += data["loss"].size
+    assert seen == ds.num_transitions
+    part = ds.arrays(["obs"], slices=slice(4, 9))["obs"]
+    np.testing.assert_array_equal(part, arrays["obs"][:, 4:9])
+    flat = ds.flat(["loss"])["loss"]
+    np.testing.assert_array_equal(flat, arrays["loss"].reshape(-1))
+
+
+def test_agent_arrays_of_a_dataset(dataset_dir, arrays):
+    agent = to_agent_arrays(load_dataset(dataset_dir))
+    n = T * 2 * S
+    assert agent["state"].shape == (n, 8) and agent["done"].shape == (n,)
+    np.testing.assert_allclose(agent["reward"], 1.0 - arrays["loss"].reshape(-1))
+    assert agent["action"].min() >= -1.0 and agent["action"].max() <= 0.2 + 1e-6  # r <= 60 of 100
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("delete", "missing"),
+        ("truncate", "truncated"),
+        ("flip", "SHA-256"),
+        ("incomplete", "incomplete"),
+        ("meta", "no meta.json"),
+    ],
+)
+def test_damaged_datasets_fail_clearly(dataset_dir, tmp_path, damage, message):
+    folder = str(tmp_path / "copy")
+    shutil.copytree(dataset_dir, folder)
+    meta_path = os.path.join(folder, "meta.json")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    shard = os.path.join(folder, meta["shards"][2]["file"])
+    if damage == "delete":
+        os.remove(shard)
+    elif damage == "truncate":
+        with open(shard, "r+b") as f:
+            f.truncate(os.path.getsize(shard) - 100)
+    elif damage == "flip":  # same size, one byte changed inside the actions
+        with zipfile.ZipFile(shard) as z:
+            info = z.getinfo("action.npy")
+        with open(shard, "r+b") as f:
+            f.seek(info.header_offset + info.compress_size // 2)
+            byte = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([byte[0] ^ 0xFF]))
+    elif damage == "incomplete":
+        meta["complete"] = False
+        with open(meta_path, "w") as f:
+            json.dump(meta, f)
+    else:
+        os.remove(meta_path)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(folder)
+    if damage == "flip":
+        load_dataset(folder, verify=False)  # sizes and headers still fine
+
+
+def test_resume_after_an_interrupted_run_gives_the_same_data(dataset_dir, arrays, tmp_path):
+    folder = str(tmp_path / "resumed")
+    shutil.copytree(dataset_dir, folder)
+    meta_path = os.path.join(folder, "meta.json")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    # a crash while writing set 1: its second shard is damaged, later ones never listed,
+    # one written but not yet listed, and a temporary file is left behind
+    meta["complete"] = False
+    meta["shards"] = meta["shards"][:6]
+    with open(meta_path, "w") as f:
+        json.dump(meta, f)
+    damaged = os.path.join(folder, meta["shards"][5]["file"])
+    with open(damaged, "r+b") as f:
+        f.truncate(1000)
+    open(os.path.join(folder, "shard-s01-w000000032.npz.tmp"), "wb").close()
+    with pytest.raises(DatasetError, match="incomplete"):
+        load_dataset(folder)
+    with pytest.raises(DatasetError, match="already holds"):
+        _generate(folder)
+    with pytest.raises(DatasetError, match="generation"):
+        _generate(folder, resume=True, seed=4)
+    summary = _generate(folder, resume=True)
+    assert summary["transitions"] == (T - C) * S  # set 1 from window 16 on
+    resumed = load_dataset(folder).arrays()
+    for k in arrays:
+        np.testing.assert_array_equal(resumed[k], arrays[k], err_msg=k)
+    assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
+
+
+def test_cli_gen_dataset(tmp_path, capsys):
+    out = str(tmp_path / "cli")
+    argv = ["gen-dataset", "--dataset-config", "0", "--slices", str(S), "--windows", str(T),
+            "--episode-len", str(E), "--chunk-windows", str(C), "--no-progress", "--out", out]  # fmt: skip
+    assert main(argv) == 0
+    assert "mean loss" in capsys.readouterr().out
+    ds = load_dataset(out)
+    assert ds.num_slices == S and ds.meta["info"]["dataset_config"] == 0
+    assert ds.meta["generation"]["seed"] == 999  # the config's seed by default
+    assert main(argv) == 2  # the folder holds a dataset: refused without --resume
+    assert main([*argv, "--resume"]) == 0  # complete already: nothing to do
