@@ -1,0 +1,126 @@
+"""Evaluation library: comparison, table/payload, plots, errors, intervals (synthetic traffic)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from difsched_jax.config import get_env_config
+from difsched_jax.env import make_env
+from difsched_jax.evaluate.compare import (
+    compare_policies,
+    comparison_payload,
+    eval_trace,
+    format_table,
+    parse_policy_names,
+)
+from difsched_jax.evaluate.core import evaluate_policy
+from difsched_jax.evaluate.plots import plot_comparison, plot_loss_histogram
+from difsched_jax.evaluate.registry import BUILDERS, resolve_policy
+from difsched_jax.evaluate.stats import mean_ci95, t_quantile_975
+
+# Same sizes in test_cli_evaluate.py and test_evaluate_yardstick.py (and synthetic
+# traces as long as the real ones): the compiled rollouts are reused across files.
+SLICES, WINDOWS = 256, 10
+CONFIG = get_env_config(0)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    trace = eval_trace(CONFIG, None, "reference", seed=0)
+    return compare_policies(
+        " equal, oracle,oracle-perfect",
+        CONFIG,
+        trace,
+        num_slices=SLICES,
+        num_windows=WINDOWS,
+    )
+
+
+def test_compare_rows(rows):
+    assert [r.name for r in rows] == ["equal", "oracle", "oracle-perfect"]
+    assert [r.obs for r in rows] == ["predicted", "predicted", "perfect"]
+    for r in rows:
+        assert r.result.window_losses.shape == (WINDOWS, SLICES)
+        assert r.result.slice_means.shape == (SLICES,)
+        assert 0.0 <= r.result.mean_loss <= 1.0 and 0.0 < r.result.ci95 < 0.01
+    by_name = {r.name: r.result.mean_loss for r in rows}
+    # the exact optimum with perfect observation: well below an equal share (gap ~0.07)
+    assert by_name["oracle-perfect"] < by_name["oracle"] < by_name["equal"]
+    assert by_name["oracle-perfect"] < by_name["equal"] - 0.03
+    assert abs(by_name["equal"] - 0.297) < 0.01  # traffic-free (SPEC §1)
+
+
+def test_table_and_payload(rows):
+    table = format_table(rows)
+    lines = table.splitlines()
+    assert lines[0].startswith("| policy | obs | mean loss") and len(lines) == 2 + len(rows)
+    assert "| oracle-perfect | perfect |" in table
+    payload = comparison_payload(rows, env_config=0, split="test")
+    assert payload["env_config"] == 0 and len(payload["results"]) == len(rows)
+    assert set(payload["results"][0]) >= {"policy", "obs", "mean_loss", "ci95", "slices"}
+    single = comparison_payload(rows[:1], env_config=0)
+    assert single["policy"] == "equal" and single["mean_loss"] == rows[0].result.mean_loss
+
+
+def test_plots_write_png(rows, tmp_path):
+    for fn, name in ((plot_comparison, "bars.png"), (plot_loss_histogram, "sub/hist.png")):
+        path = fn(rows, tmp_path / name, title="t")
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_registry_names_and_errors():
+    assert {"equal", "proportional", "random", "oracle", "oracle-perfect", "mdp"} <= set(BUILDERS)
+    assert resolve_policy("oracle-perfect", CONFIG).obs == "perfect"
+    assert resolve_policy("oracle", CONFIG).obs is None
+    assert resolve_policy("oracle", CONFIG).params.gain.shape == (CONFIG.budget + 1,)
+    with pytest.raises(ValueError, match="unknown policy 'greedy'"):
+        resolve_policy("greedy", CONFIG)
+    with pytest.raises(ValueError, match="takes no ':' argument"):
+        resolve_policy("equal:foo", CONFIG)
+    with pytest.raises(ValueError, match="needs a folder"):
+        resolve_policy("mdp", CONFIG)
+
+
+def test_names_and_sizes_rejected_before_running():
+    assert parse_policy_names(" equal,,oracle ") == ["equal", "oracle"]
+    with pytest.raises(ValueError, match="no policy"):
+        parse_policy_names(" , ")
+    with pytest.raises(ValueError, match="more than once: equal"):
+        parse_policy_names("equal,oracle,equal")
+    trace = eval_trace(CONFIG, None, "aligned", seed=0)
+    bad = [
+        (dict(num_slices=1), "slices must be an integer >= 2"),
+        (dict(num_windows=0), "windows must be an integer >= 1"),
+        (dict(episode_len=0), "episode length"),
+        (dict(split="valid"), "split must be one of"),
+        (dict(obs="oracle"), "obs must be one of"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=message):
+            compare_policies("equal", CONFIG, trace, **kwargs)
+    with pytest.raises(ValueError, match="unknown policy"):
+        compare_policies("equal,nope", CONFIG, trace, num_slices=2, num_windows=1)
+
+
+def test_evaluate_policy_rejects_bad_sizes():
+    trace = eval_trace(CONFIG, None, "aligned", seed=0)
+    spec, params = make_env(CONFIG, trace, "test", "predicted", 5)
+    policy = resolve_policy("equal", CONFIG)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="at least 2 slices"):
+        evaluate_policy(policy.act, policy.params, params, spec, key, 1, 5)
+    with pytest.raises(ValueError, match="at least 1 window"):
+        evaluate_policy(policy.act, policy.params, params, spec, key, 2, 0)
+
+
+def test_t_interval():
+    assert t_quantile_975(1) == pytest.approx(12.706, abs=1e-3)
+    reference = {3: 3.182446, 4: 2.776445, 6: 2.446912, 10: 2.228139, 30: 2.042272}
+    for df, value in reference.items():
+        assert t_quantile_975(df) == pytest.approx(value, abs=1.1e-4), df
+    mean, half = mean_ci95([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and half == pytest.approx(3.182 * np.std([1, 2, 3, 4], ddof=1) / 2, 1e-3)
+    assert np.isnan(mean_ci95([0.5])[1])
