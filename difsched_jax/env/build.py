@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.config import SliceConfig
+from difsched_jax.env.binomial import build_loss_tables
 from difsched_jax.env.types import OBS_MODES, EnvParams, EnvSpec
 from difsched_jax.traffic.markov import transition_cdf
 from difsched_jax.traffic.trace import Trace
@@ -46,8 +47,21 @@ def make_env(
             if config.traffic == "markov"
             else None
         ),
+        loss_tables=build_loss_tables(k, s, config.budget, config.window),
     )
     return spec, params
+
+
+def with_loss_tables(params: EnvParams, spec: EnvSpec) -> EnvParams:
+    """`params` with loss tables rebuilt from its (concrete) sigmoid pairs and budget.
+
+    Call after replacing sigmoid pairs or the budget of params from `make_env`,
+    or on hand-made params (without tables the step uses the slower sampler).
+    """
+    tables = build_loss_tables(
+        np.asarray(params.sigmoid_k), np.asarray(params.sigmoid_s), int(params.budget), spec.window
+    )
+    return params.replace(loss_tables=tables)
 
 
 # --- agent-facing conventions (SPEC §1) -------------------------------------

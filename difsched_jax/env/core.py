@@ -5,10 +5,12 @@
 
 `obs` is the observed packet count per user, (N,) int32. `action` is the
 requested allocation r in resource blocks, (N,) float (sanitised: NaN -> 0,
-negative -> 0, above B -> B). `reward` = 1 - loss. When an episode ends the
-state is reset in the same step and the returned `obs` is the new episode's
-first one; `info["next_obs"]` is the true successor of the step's window.
-The step is a pipeline: budget -> channel -> losses -> traffic -> auto-reset.
+negative or -inf -> 0, above B or +inf -> B). `reward` = 1 - loss. When an
+episode ends the state is reset in the same step and the returned `obs` is the
+new episode's first one; `info["next_obs"]` is the true successor of the
+step's window. The step is a pipeline: budget -> channel -> losses -> traffic
+-> auto-reset; `advance` is the step without the auto-reset (rollouts reset
+only in windows where some slice ends its episode).
 """
 
 from __future__ import annotations
@@ -16,70 +18,84 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from difsched_jax.env.channel import enforce_budget, grid_index, sanitize_allocation, success_prob
-from difsched_jax.env.sampling import lost_packets, markov_next
+from difsched_jax.env.binomial import sample_losses
+from difsched_jax.env.channel import (
+    enforce_budget_words,
+    grid_index,
+    sanitize_allocation,
+    success_prob,
+)
+from difsched_jax.env.prng import split_words, uniform_ints
+from difsched_jax.env.sampling import lost_packets, markov_next_words
 from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
 
 
 def reset(key: jax.Array, params: EnvParams, spec: EnvSpec) -> tuple[jax.Array, EnvState]:
     """Cursors uniform in [0, T-2]; the first state is the entry after the cursor."""
-    k_cursor, k_channel = jax.random.split(key)
+    n = spec.num_users
+    _, words = split_words(key, 0, 2 * n + 2)
+    words = words.reshape(2, n + 1)
     length = params.actual.shape[0]
-    start = jax.random.randint(k_cursor, (spec.num_users,), 0, length - 1)  # (N,) in [0, T-2]
+    start = uniform_ints(words[:, :n], length - 1)  # (N,) in [0, T-2]
     cursors = ((start + 1) % length).astype(jnp.int32)
     counts = params.actual[cursors]
     obs = params.observed[cursors] if spec.traffic == "trace" else counts
+    channel = uniform_ints(words[:, n], params.sigmoid_k.shape[0])
     state = EnvState(
-        cursors=cursors,
-        counts=counts,
-        obs=obs,
-        channel=_draw_channel(k_channel, params),
-        t=jnp.zeros((), jnp.int32),
+        cursors=cursors, counts=counts, obs=obs, channel=channel, t=jnp.zeros((), jnp.int32)
     )
     return state.obs, state
 
 
-def _draw_channel(key: jax.Array, params: EnvParams) -> jax.Array:
-    return jax.random.randint(key, (), 0, params.sigmoid_k.shape[0]).astype(jnp.int32)
-
-
 def window_loss(
-    key: jax.Array, counts: jax.Array, granted: jax.Array, channel: jax.Array, params: EnvParams
+    words: jax.Array, counts: jax.Array, granted: jax.Array, channel: jax.Array, params: EnvParams
 ) -> tuple[jax.Array, jax.Array]:
-    """Packet-loss rate of one window and whether it was empty (nobody sent)."""
+    """Packet-loss rate of one window and whether it was empty (nobody sent).
+
+    words: (2, N) uint32 random bits (the fallback path hashes them into a key).
+    """
     idx = grid_index(granted, params.budget)  # (N,)
-    p = success_prob(idx, params.sigmoid_k[channel], params.sigmoid_s[channel])  # (N,)
-    lost = lost_packets(key, counts, 1.0 - p)  # (N,)
+    if params.loss_tables is not None:
+        lost = sample_losses(params.loss_tables, channel, idx, counts, words)  # (N,)
+    else:
+        p = success_prob(idx, params.sigmoid_k[channel], params.sigmoid_s[channel])  # (N,)
+        lost = lost_packets(jax.random.key(words[0, 0]), counts, 1.0 - p)
     total = jnp.sum(counts)
     empty = total == 0
     loss = jnp.where(empty, 0.0, jnp.sum(lost) / jnp.maximum(total, 1)).astype(jnp.float32)
     return loss, empty
 
 
-def _advance_traffic(key: jax.Array, state: EnvState, params: EnvParams, spec: EnvSpec):
+def _advance_traffic(words: jax.Array, state: EnvState, params: EnvParams, spec: EnvSpec):
     if spec.traffic == "markov":
-        counts = markov_next(key, state.counts, params.markov_cdf)
+        counts = markov_next_words(words, state.counts, params.markov_cdf)
         return state.cursors, counts, counts
     cursors = (state.cursors + 1) % params.actual.shape[0]
     return cursors, params.actual[cursors], params.observed[cursors]
 
 
-def step(
-    key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams, spec: EnvSpec
-) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict]:
-    k_budget, k_loss, k_traffic, k_channel, k_reset = jax.random.split(key, 5)
-    requested = sanitize_allocation(action, params.budget)  # (N,)
-    granted = enforce_budget(k_budget, requested, params.budget)  # (N,)
-    loss, empty = window_loss(k_loss, state.counts, granted, state.channel, params)
+def draw_words(key: jax.Array, spec: EnvSpec) -> tuple[jax.Array, jax.Array]:
+    """One hash pass per window: (reset key, random words). The words are the
+    budget order (N), two per loss draw (2N), the next channel (1) and the
+    markov step (N, markov traffic only)."""
+    n = spec.num_users
+    num_words = 3 * n + 1 + (n if spec.traffic == "markov" else 0)
+    reset_keys, words = split_words(key, 1, num_words)
+    return reset_keys[0], words
 
-    cursors, counts, obs = _advance_traffic(k_traffic, state, params, spec)
+
+def finish(
+    words: jax.Array, state: EnvState, granted: jax.Array, params: EnvParams, spec: EnvSpec
+) -> tuple[EnvState, jax.Array, jax.Array, dict]:
+    """After the budget rule: losses, traffic, channel. (next_state, reward, done, info)."""
+    n = spec.num_users
+    loss_words = words[n : 3 * n].reshape(2, n)
+    loss, empty = window_loss(loss_words, state.counts, granted, state.channel, params)
+    channel = (words[3 * n] % params.sigmoid_k.shape[0]).astype(jnp.int32)  # bias < 2^-29
+    cursors, counts, obs = _advance_traffic(words[3 * n + 1 :], state, params, spec)
     t = state.t + 1
     done = t >= spec.episode_len
-    next_state = EnvState(
-        cursors=cursors, counts=counts, obs=obs, channel=_draw_channel(k_channel, params), t=t
-    )
-    _, reset_state = reset(k_reset, params, spec)
-    new_state = jax.tree.map(lambda r, n: jnp.where(done, r, n), reset_state, next_state)
+    next_state = EnvState(cursors=cursors, counts=counts, obs=obs, channel=channel, t=t)
     info = {
         "loss": loss,  # () packet-loss rate of this window
         "empty": empty,  # () nobody sent: loss defined as 0
@@ -87,4 +103,37 @@ def step(
         "actual": state.counts,  # (N,) actual packets this window
         "next_obs": obs,  # (N,) observation of the next window (before any reset)
     }
-    return new_state.obs, new_state, (1.0 - loss).astype(jnp.float32), done, info
+    return next_state, (1.0 - loss).astype(jnp.float32), done, info
+
+
+def advance(
+    key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams, spec: EnvSpec
+) -> tuple[EnvState, jax.Array, jax.Array, dict, jax.Array]:
+    """The step without auto-reset: (next_state, reward, done, info, reset_key).
+
+    When `done`, the caller replaces next_state by ``reset(reset_key, ...)``.
+    """
+    k_reset, words = draw_words(key, spec)
+    requested = sanitize_allocation(action, params.budget)  # (N,)
+    granted = enforce_budget_words(words[: spec.num_users], requested, params.budget)  # (N,)
+    next_state, reward, done, info = finish(words, state, granted, params, spec)
+    return next_state, reward, done, info, k_reset
+
+
+def select_state(done: jax.Array, reset_state: EnvState, next_state: EnvState) -> EnvState:
+    """reset_state where done (broadcast over trailing axes), else next_state."""
+
+    def pick(r, n):
+        d = jnp.reshape(done, done.shape + (1,) * (n.ndim - done.ndim))
+        return jnp.where(d, r, n)
+
+    return jax.tree.map(pick, reset_state, next_state)
+
+
+def step(
+    key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams, spec: EnvSpec
+) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict]:
+    next_state, reward, done, info, k_reset = advance(key, state, action, params, spec)
+    _, reset_state = reset(k_reset, params, spec)
+    new_state = select_state(done, reset_state, next_state)
+    return new_state.obs, new_state, reward, done, info

@@ -14,7 +14,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from difsched_jax.env.core import reset, step
+from difsched_jax.env.channel import enforce_budget_batch, sanitize_allocation
+from difsched_jax.env.core import draw_words, finish, reset, select_state
+from difsched_jax.env.prng import split_words
 from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
 
 Policy = Callable[[object, jax.Array, jax.Array], jax.Array]
@@ -48,34 +50,26 @@ def slice_keys(key: jax.Array, slice_ids: jax.Array) -> jax.Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, slice_ids)
 
 
+@partial(jax.jit, static_argnames=("spec", "num_slices"))
 def init_carry(
-    key: jax.Array, params: EnvParams, spec: EnvSpec, num_slices: int, first_slice: int = 0
+    key: jax.Array, params: EnvParams, spec: EnvSpec, num_slices: int, first_slice=0
 ) -> RolloutCarry:
-    """Reset `num_slices` slices (ids first_slice..) with independent keys."""
+    """Reset `num_slices` slices (ids first_slice..) with independent keys.
+
+    Jitted (eagerly it took seconds); `first_slice` may be traced.
+    """
     keys = slice_keys(key, first_slice + jnp.arange(num_slices))
     split = jax.vmap(jax.random.split)(keys)  # (S, 2)
     _, state = jax.vmap(reset, in_axes=(0, None, None))(split[:, 0], params, spec)
     return RolloutCarry(state=state, key=split[:, 1])
 
 
-def _slice_step(policy: Policy, policy_params, params: EnvParams, spec: EnvSpec, state, key):
-    k_next, k_act, k_step = jax.random.split(key, 3)
-    obs = state.obs
-    r = policy(policy_params, k_act, obs)
-    next_obs_or_reset, new_state, _, done, info = step(k_step, state, r, params, spec)
-    del next_obs_or_reset
-    record = Transition(
-        obs=obs,
-        action=jnp.asarray(r, jnp.float32),
-        granted=info["granted"],
-        loss=info["loss"],
-        next_obs=info["next_obs"],
-        actual=info["actual"],
-        empty=info["empty"],
-        episode_start=state.t == 0,
-        done=done,
-    )
-    return new_state, k_next, record
+def _start_window(policy: Policy, policy_params, params: EnvParams, spec: EnvSpec, state, key):
+    """One slice: keys, the policy's allocation, the window's random words."""
+    (k_next, k_act, k_step), _ = split_words(key, 3, 0)
+    r = jnp.asarray(policy(policy_params, k_act, state.obs), jnp.float32)  # (N,)
+    k_reset, words = draw_words(k_step, spec)
+    return k_next, k_reset, words, r, sanitize_allocation(r, params.budget)
 
 
 def run_windows(
@@ -87,11 +81,35 @@ def run_windows(
     num_windows: int,
 ) -> tuple[RolloutCarry, Transition]:
     """Advance every slice `num_windows` windows. Returns the new carry and a
-    Transition with leading axes (num_windows, S). Jit it with policy/spec/num_windows static."""
-    slice_step = jax.vmap(partial(_slice_step, policy, policy_params, params, spec), in_axes=(0, 0))
+    Transition with leading axes (num_windows, S). Jit it with policy/spec/num_windows static.
+
+    Same results as a vmapped `step` per slice (with the key split into
+    next/policy/step keys), but the budget rule and the reset are computed only
+    in windows in which some slice is over budget or ends its episode.
+    """
+    n = spec.num_users
+    start = jax.vmap(partial(_start_window, policy, policy_params, params, spec))
+    end = jax.vmap(finish, in_axes=(0, 0, 0, None, None))
+    reset_all = jax.vmap(lambda k: reset(k, params, spec)[1])
 
     def body(c: RolloutCarry, _):
-        state, key, record = slice_step(c.state, c.key)
+        key, k_reset, words, r, requested = start(c.state, c.key)
+        granted = enforce_budget_batch(words[:, :n], requested, params.budget)  # (S, N)
+        state, _, done, info = end(words, c.state, granted, params, spec)
+        state = jax.lax.cond(
+            jnp.any(done), lambda: select_state(done, reset_all(k_reset), state), lambda: state
+        )
+        record = Transition(
+            obs=c.state.obs,
+            action=r,
+            granted=granted,
+            loss=info["loss"],
+            next_obs=info["next_obs"],
+            actual=info["actual"],
+            empty=info["empty"],
+            episode_start=c.state.t == 0,
+            done=done,
+        )
         return RolloutCarry(state=state, key=key), record
 
     return jax.lax.scan(body, carry, None, length=num_windows)

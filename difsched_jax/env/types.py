@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import jax
 from flax import struct
 
+from difsched_jax.env.binomial import LossTables
+
 OBS_MODES = ("predicted", "perfect")
 TRAFFIC_TYPES = ("trace", "markov")
 
@@ -46,6 +48,10 @@ class EnvParams:
     sigmoid_s: jax.Array  # (P,) float32
     budget: jax.Array  # () int32 resource blocks B
     markov_cdf: jax.Array | None = None  # (L+1, L+1) float32 row CDFs, "markov" traffic only
+    # Derived from (sigmoid pairs, budget, window) by `make_env`: rebuild with
+    # `build_loss_tables` after changing any of them. None: the step falls back
+    # to jax.random.binomial (same distribution, other draws, ~10x slower on CPU).
+    loss_tables: LossTables | None = None
 
 
 @struct.dataclass

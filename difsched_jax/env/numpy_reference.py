@@ -1,0 +1,231 @@
+"""Plain NumPy reference of SPEC §1: the oracle of the parity tests and the
+benchmarks' baselines. Deliberately independent of the JAX code paths.
+
+`ReferenceSlice` steps one slice slot by slot in Python loops, as the reference
+system does (a Bernoulli draw per packet, a Python loop for the random-order
+budget rule, `searchsorted` on arange(B) for the grid). `VectorizedSlices` is
+the same model over S slices with NumPy array ops (`Generator.binomial`).
+Conventions shared with the JAX env: actions sanitised (NaN -> 0, -inf or
+negative -> 0, +inf or above B -> B), an empty window has loss 0 and is flagged,
+markov users on never-seen counts stay put, auto-reset after `episode_len`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sanitize_np(r, budget: float) -> np.ndarray:
+    r = np.nan_to_num(np.asarray(r, np.float64), nan=0.0, posinf=budget, neginf=0.0)
+    return np.clip(r, 0.0, budget)
+
+
+def grid_index_np(r, budget: int) -> np.ndarray:
+    """The reference's mapping: searchsorted(arange(B), r, 'left'), capped at B-1."""
+    return np.minimum(np.searchsorted(np.arange(budget), r, side="left"), budget - 1)
+
+
+def success_curve_np(sigmoid_k, sigmoid_s, budget: int) -> np.ndarray:
+    """(P, B) p(idx) = 1 / (1 + exp(-k (idx - s))) for each channel pair."""
+    k = np.asarray(sigmoid_k, np.float64)[:, None]
+    s = np.asarray(sigmoid_s, np.float64)[:, None]
+    return 1.0 / (1.0 + np.exp(-k * (np.arange(budget)[None, :] - s)))
+
+
+def budget_rule_np(r, budget: float, rng: np.random.Generator | None, order=None) -> np.ndarray:
+    """Visit users in a random order (or the given one); each gets min(r_i, remaining)
+    (a loop, as the reference)."""
+    r = np.asarray(r, np.float64)
+    if r.sum() <= budget:
+        return r.copy()
+    granted = np.zeros_like(r)
+    remaining = float(budget)
+    for i in rng.permutation(r.shape[0]) if order is None else order:
+        if remaining <= 0:
+            break
+        granted[i] = min(r[i], remaining)
+        remaining -= granted[i]
+    return granted
+
+
+def markov_probs_from_cdf(cdf) -> np.ndarray:
+    """(L+1, L+1) transition probabilities from row CDFs (as in EnvParams.markov_cdf)."""
+    cdf = np.asarray(cdf, np.float64)
+    return np.diff(cdf, axis=1, prepend=0.0)
+
+
+def reference_args(params, spec) -> dict:
+    """`ReferenceSlice` keyword arguments (less seed) of JAX `EnvParams`/`EnvSpec`."""
+    markov = None if params.markov_cdf is None else markov_probs_from_cdf(params.markov_cdf)
+    return {
+        "actual": np.asarray(params.actual),
+        "observed": np.asarray(params.observed),
+        "sigmoid_k": np.asarray(params.sigmoid_k),
+        "sigmoid_s": np.asarray(params.sigmoid_s),
+        "budget": int(params.budget),
+        "num_users": spec.num_users,
+        "window": spec.window,
+        "episode_len": spec.episode_len,
+        "traffic": spec.traffic,
+        "markov_probs": markov,
+    }
+
+
+class ReferenceSlice:
+    """One slice stepped slot by slot (the "numpy_loop" baseline)."""
+
+    def __init__(
+        self,
+        actual,
+        observed,
+        sigmoid_k,
+        sigmoid_s,
+        budget: int,
+        num_users: int,
+        window: int = 200,
+        episode_len: int = 1000,
+        traffic: str = "trace",
+        markov_probs=None,
+        seed: int = 0,
+    ):
+        self.actual = np.asarray(actual, np.int64)
+        self.observed = np.asarray(observed, np.int64)
+        self.curve = success_curve_np(sigmoid_k, sigmoid_s, budget)  # (P, B)
+        self.budget, self.num_users, self.window = int(budget), int(num_users), int(window)
+        self.episode_len, self.traffic = int(episode_len), traffic
+        self.markov_probs = None if markov_probs is None else np.asarray(markov_probs, np.float64)
+        self.rng = np.random.default_rng(seed)
+        self.reset()
+
+    @classmethod
+    def from_params(cls, params, spec, seed: int = 0) -> ReferenceSlice:
+        """The slice of JAX `EnvParams`/`EnvSpec` (same traces, pairs, budget, modes)."""
+        return cls(**reference_args(params, spec), seed=seed)
+
+    def set_state(self, cursors, channel: int, t: int = 0, counts=None) -> np.ndarray:
+        """Put the slice in a given state (counts default to the trace at the cursors)."""
+        self.cursors = np.asarray(cursors, np.int64).copy()
+        self.counts = self.actual[self.cursors] if counts is None else np.asarray(counts).copy()
+        self.obs = self.observed[self.cursors] if self.traffic == "trace" else self.counts.copy()
+        self.channel, self.t = int(channel), int(t)
+        return self.obs
+
+    def reset(self) -> np.ndarray:
+        length = self.actual.shape[0]
+        start = self.rng.integers(0, length - 1, size=self.num_users)  # [0, T-2]
+        return self.set_state((start + 1) % length, self.rng.integers(self.curve.shape[0]))
+
+    def _lost_packets(self, p: np.ndarray) -> int:
+        """Slot by slot: user i sends in slots 0..u_i-1, each packet a Bernoulli trial."""
+        lost = 0
+        for slot in range(self.window):
+            for i in range(self.num_users):
+                if slot < self.counts[i] and self.rng.random() >= p[i]:
+                    lost += 1
+        return lost
+
+    def _next_counts(self) -> None:
+        if self.traffic == "markov":
+            nxt = self.counts.copy()
+            for i, c in enumerate(self.counts):
+                row = self.markov_probs[c]
+                if row.sum() > 0:  # never-seen count: stay put
+                    nxt[i] = self.rng.choice(row.shape[0], p=row / row.sum())
+            self.counts, self.obs = nxt, nxt.copy()
+        else:
+            self.cursors = (self.cursors + 1) % self.actual.shape[0]
+            self.counts = self.actual[self.cursors]
+            self.obs = self.observed[self.cursors]
+
+    def step(self, r) -> tuple[np.ndarray, float, bool, dict]:
+        """(obs, reward, done, info) for the allocation r (N,) in resource blocks."""
+        granted = budget_rule_np(sanitize_np(r, self.budget), self.budget, self.rng)
+        p = self.curve[self.channel, grid_index_np(granted, self.budget)]  # (N,)
+        actual = self.counts.copy()
+        total = int(actual.sum())
+        lost = self._lost_packets(p)
+        loss = lost / total if total > 0 else 0.0
+        self._next_counts()
+        self.channel = int(self.rng.integers(self.curve.shape[0]))
+        self.t += 1
+        done = self.t >= self.episode_len
+        info = {"loss": loss, "empty": total == 0, "granted": granted, "actual": actual}
+        info["next_obs"] = self.obs.copy()
+        if done:
+            self.reset()
+        return self.obs, 1.0 - loss, done, info
+
+
+class VectorizedSlices:
+    """The same model over S slices with NumPy array ops (the "numpy_vectorized" baseline)."""
+
+    def __init__(self, ref_args: dict, num_slices: int, seed: int = 0):
+        """ref_args: the keyword arguments of `ReferenceSlice` (without seed)."""
+        self.base = ReferenceSlice(**ref_args, seed=seed)  # parameters and helpers
+        self.num_slices = int(num_slices)
+        self.rng = np.random.default_rng(seed)
+        if self.base.markov_probs is not None:
+            self.markov_cdf = np.cumsum(self.base.markov_probs, axis=1)
+        self.reset()
+
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        b = self.base
+        length = b.actual.shape[0]
+        start = self.rng.integers(0, length - 1, size=(rows.shape[0], b.num_users))
+        self.cursors[rows] = (start + 1) % length
+        self.counts[rows] = b.actual[self.cursors[rows]]
+        self.obs[rows] = (
+            b.observed[self.cursors[rows]] if b.traffic == "trace" else self.counts[rows]
+        )
+        self.channel[rows] = self.rng.integers(b.curve.shape[0], size=rows.shape[0])
+        self.t[rows] = 0
+
+    def reset(self) -> np.ndarray:
+        shape = (self.num_slices, self.base.num_users)
+        self.cursors = np.zeros(shape, np.int64)
+        self.counts, self.obs = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        self.channel, self.t = (
+            np.zeros(self.num_slices, np.int64),
+            np.zeros(self.num_slices, np.int64),
+        )
+        self._reset_rows(np.arange(self.num_slices))
+        return self.obs
+
+    def _budget(self, r: np.ndarray) -> np.ndarray:
+        """Random-order rule on every over-budget row at once. r: (S, N)."""
+        budget = self.base.budget
+        over = r.sum(axis=1, keepdims=True) > budget
+        if not over.any():  # the rule would return r (the JAX rollout skips it too)
+            return r
+        order = np.argsort(self.rng.random(r.shape), axis=1)  # (S, N) random permutations
+        r_ord = np.take_along_axis(r, order, axis=1)
+        before = np.cumsum(r_ord, axis=1) - r_ord
+        granted = np.empty_like(r)
+        np.put_along_axis(granted, order, np.minimum(r_ord, np.maximum(budget - before, 0.0)), 1)
+        return np.where(over, granted, r)
+
+    def step(self, r) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """r: (S, N) allocations. Returns obs (S, N), reward (S,), done (S,), info."""
+        b = self.base
+        granted = self._budget(sanitize_np(r, b.budget))
+        p = b.curve[self.channel[:, None], grid_index_np(granted, b.budget)]  # (S, N)
+        actual = self.counts
+        total = actual.sum(axis=1)
+        lost = self.rng.binomial(actual, 1.0 - p).sum(axis=1)
+        loss = np.where(total > 0, lost / np.maximum(total, 1), 0.0)
+        if b.traffic == "markov":
+            u = self.rng.random(actual.shape)[..., None]
+            nxt = np.minimum((self.markov_cdf[actual] <= u).sum(axis=-1), b.window)
+            self.counts = np.where(self.markov_cdf[actual, -1] > 0, nxt, actual)
+            self.obs = self.counts.copy()
+        else:
+            self.cursors = (self.cursors + 1) % b.actual.shape[0]
+            self.counts, self.obs = b.actual[self.cursors], b.observed[self.cursors]
+        self.channel = self.rng.integers(b.curve.shape[0], size=self.num_slices)
+        self.t = self.t + 1
+        done = self.t >= b.episode_len
+        info = {"loss": loss, "empty": total == 0, "granted": granted, "actual": actual}
+        info["next_obs"] = self.obs.copy()
+        if done.any():
+            self._reset_rows(np.flatnonzero(done))
+        return self.obs, 1.0 - loss, done, info
