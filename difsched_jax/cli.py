@@ -96,7 +96,11 @@ def _cmd_evaluate(args) -> int:
     if args.plot:
         from difsched_jax.evaluate.plots import plot_comparison, plot_loss_histogram
 
-        title = f"env config {args.env_config} ({args.split} split, {traffic} traffic)"
+        kind = "real" if args.traffic_dir else "synthetic"
+        title = (
+            f"env config {args.env_config}: {args.split} split, {kind} traffic, "
+            f"{args.alignment} alignment"
+        )
         plot = plot_comparison if len(rows) > 1 else plot_loss_histogram
         print(f"wrote {plot(rows, args.plot, title)}")
     return 0

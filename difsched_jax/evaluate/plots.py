@@ -37,7 +37,15 @@ def plot_comparison(rows: list[PolicyRow], path, title: str = "") -> str:
     x = np.arange(len(rows))
     ax.bar(x, means, yerr=np.nan_to_num(errs), capsize=5, color="tab:blue", alpha=0.8)
     for xi, m, e in zip(x, means, errs):
-        ax.annotate(f"{m:.3f}", (xi, m + np.nan_to_num(e)), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{m:.3f}",
+            (xi, m + np.nan_to_num(e)),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xticks(x, [_label(r) for r in rows], rotation=20, ha="right")
     ax.set_ylabel("mean packet loss (95 % CI)")
     ax.set_ylim(0, max(0.05, float(np.max(means + np.nan_to_num(errs)))) * 1.15)
