@@ -157,7 +157,7 @@ def test_budget_rule_leaves_feasible_requests_alone():
 
 
 def test_empty_windows_have_zero_loss_and_are_flagged():
-    spec, params = env(trace=small_trace(zeros=True))
+    spec, params = env(trace=small_trace(zeros=True), episode_len=3)
     record = rollout(random_policy, heuristic_params(100), params, spec, KEY, 8, 8)
     assert np.all(np.asarray(record.loss) == 0.0) and np.all(np.asarray(record.empty))
 
@@ -190,8 +190,8 @@ def test_rollout_equals_stepping_and_auto_resets():
     results, over-budget actions and episode ends included."""
     spec, params = env(episode_len=3)
     pp = heuristic_params(100)
-    record = rollout(random_policy, pp, params, spec, KEY, 3, 8)
-    losses, dones, obs = _manual_rollout(random_policy, pp, params, spec, KEY, 3, 8)
+    record = rollout(random_policy, pp, params, spec, KEY, 8, 8)
+    losses, dones, obs = _manual_rollout(random_policy, pp, params, spec, KEY, 8, 8)
     np.testing.assert_array_equal(record.loss, losses)
     np.testing.assert_array_equal(record.obs, obs)
     np.testing.assert_array_equal(record.done, dones)
@@ -226,7 +226,7 @@ RUN = jax.jit(run_windows, static_argnames=("policy", "spec", "num_windows"))
 
 
 def test_results_do_not_depend_on_the_number_of_slices():
-    spec, params = env()
+    spec, params = env(episode_len=3)  # the spec of the tests above: compiled once
     pp = heuristic_params(100)
     head = RUN(random_policy, pp, params, spec, init_carry(KEY, params, spec, 4), 8)[1]
     tail = RUN(random_policy, pp, params, spec, init_carry(KEY, params, spec, 4, 4), 8)[1]

@@ -47,9 +47,8 @@ def make_env(
             if config.traffic == "markov"
             else None
         ),
-        loss_tables=build_loss_tables(k, s, config.budget, config.window),
     )
-    return spec, params
+    return spec, with_loss_tables(params, spec)
 
 
 def with_loss_tables(params: EnvParams, spec: EnvSpec) -> EnvParams:
@@ -57,6 +56,7 @@ def with_loss_tables(params: EnvParams, spec: EnvSpec) -> EnvParams:
 
     Call after replacing sigmoid pairs or the budget of params from `make_env`,
     or on hand-made params (without tables the step uses the slower sampler).
+    Built from the float32 values the step sees, so rebuilding is reproducible.
     """
     tables = build_loss_tables(
         np.asarray(params.sigmoid_k), np.asarray(params.sigmoid_s), int(params.budget), spec.window
