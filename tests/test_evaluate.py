@@ -59,7 +59,10 @@ def test_table_and_payload(rows):
     assert "| oracle-perfect | perfect |" in table
     payload = comparison_payload(rows, env_config=0, split="test")
     assert payload["env_config"] == 0 and len(payload["results"]) == len(rows)
-    assert set(payload["results"][0]) >= {"policy", "obs", "mean_loss", "ci95", "slices"}
+    first = payload["results"][0]
+    assert set(first) >= {"policy", "obs", "mean_loss", "ci95", "slices", "window_loss_std"}
+    q = first["window_loss_quantiles"]
+    assert 0 <= q["p5"] <= q["p25"] <= q["p50"] <= q["p75"] <= q["p95"] <= 1
     single = comparison_payload(rows[:1], env_config=0)
     assert single["policy"] == "equal" and single["mean_loss"] == rows[0].result.mean_loss
 

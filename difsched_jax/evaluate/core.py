@@ -26,6 +26,11 @@ class EvalResult:
             "slices": int(self.window_losses.shape[1]),
             "windows": int(self.window_losses.shape[0]),
             "empty_fraction": self.empty_fraction,
+            # per-window loss distribution (all slices x windows)
+            "window_loss_quantiles": {
+                f"p{q}": float(np.percentile(self.window_losses, q)) for q in (5, 25, 50, 75, 95)
+            },
+            "window_loss_std": float(self.window_losses.std()),
         }
 
 
