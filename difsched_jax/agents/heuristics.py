@@ -175,11 +175,6 @@ def oracle_allocate_batch(gain: jax.Array, counts: jax.Array) -> jax.Array:
     return jax.vmap(oracle_allocation, in_axes=(None, 0))(gain, counts)
 
 
-def allocation_value(gain, counts, r):
-    """sum_i u_i gain[r_i] (expected delivered packets) of allocations r (..., N)."""
-    return jnp.sum(counts * jnp.take(gain, r), axis=-1)
-
-
 def oracle(params: OracleParams, key: jax.Array, obs: jax.Array) -> jax.Array:
     """Exact myopic optimum for the observation: maximise sum_i u_i p_bar(r_i) over
     integer r_i in 0..B with sum r_i <= B (so the budget rule never cuts it).
