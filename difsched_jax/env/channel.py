@@ -46,14 +46,21 @@ def enforce_budget(key: jax.Array, r: jax.Array, budget: jax.Array) -> jax.Array
     return enforce_budget_words(jax.random.bits(key, r.shape, jnp.uint32), r, budget)
 
 
-def enforce_budget_words(words: jax.Array, r: jax.Array, budget: jax.Array) -> jax.Array:
+def over_budget(r: jax.Array, budget: jax.Array) -> jax.Array:
+    """() bool: does the request r (N,) exceed the budget (the rule applies)?"""
+    return jnp.sum(r) > jnp.asarray(budget, r.dtype)
+
+
+def enforce_budget_words(
+    words: jax.Array, r: jax.Array, budget: jax.Array, over: jax.Array | None = None
+) -> jax.Array:
     """The budget rule with the visiting order given by random words: users are
     visited by increasing word (ties by index), a uniformly random order.
 
     By N^2 comparisons instead of a sort/permutation: on CPU a batched sort of
     many short rows costs more than that for the N of interest (<= ~100). The
     (N, N) @ (N,) product is exact for integer allocations.
-    words: (N,) uint32; r: (N,) non-negative float32.
+    words: (N,) uint32; r: (N,) non-negative float32; over: `over_budget(r, budget)`.
     """
     budget = jnp.asarray(budget, r.dtype)
     i = jnp.arange(r.shape[0])
@@ -62,14 +69,13 @@ def enforce_budget_words(words: jax.Array, r: jax.Array, budget: jax.Array) -> j
     )  # (N, N) [i, j]: user j is visited before user i
     before = earlier.astype(r.dtype) @ r  # (N,) requested by users visited earlier
     granted = jnp.minimum(r, jnp.maximum(budget - before, 0.0))
-    return jnp.where(jnp.sum(r) <= budget, r, granted)
+    return jnp.where(over_budget(r, budget) if over is None else over, granted, r)
 
 
-def enforce_budget_batch(words: jax.Array, r: jax.Array, budget: jax.Array) -> jax.Array:
+def enforce_budget_batch(
+    words: jax.Array, r: jax.Array, budget: jax.Array, over: jax.Array
+) -> jax.Array:
     """`enforce_budget_words` over slices, (S, N) -> (S, N), skipped when no slice
-    is over budget (the rule returns r unchanged then; the margin keeps the
-    skip safe from rounding differences in the sums)."""
-    budget_f = jnp.asarray(budget, jnp.float32)
-    over = jnp.any(jnp.sum(r, axis=-1) > budget_f * (1.0 - 1e-6))
-    rule = jax.vmap(enforce_budget_words, in_axes=(0, 0, None))
-    return jax.lax.cond(over, lambda: rule(words, r, budget), lambda: r)
+    is over budget. over: (S,) from `over_budget`, as the per-slice rule uses."""
+    rule = jax.vmap(enforce_budget_words, in_axes=(0, 0, None, 0))
+    return jax.lax.cond(jnp.any(over), lambda: rule(words, r, budget, over), lambda: r)

@@ -1,4 +1,4 @@
-"""Fast key derivation and random words for the step: Threefry-2x32, unrolled.
+"""Fast key derivation and random words for the step: Threefry-2x32 in jnp ops.
 
 `jax.random.split` + `jax.random.bits` per window cost one threefry pass each
 (several per step). `split_words` makes every key and word a step needs in one
@@ -17,40 +17,56 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)
 
 
-def _rotl(x: jax.Array, r) -> jax.Array:
-    return (x << r) | (x >> (jnp.uint32(32) - r))
+def _mix(x0, x1, r: int):
+    """One round: add, rotate left by r, xor."""
+    x0 = x0 + x1
+    return x0, ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r))) ^ x0
 
 
-def threefry2x32(k0, k1, x0, x1) -> tuple[jax.Array, jax.Array]:
+def _rounds(x0, x1, ks, group):
+    """Four rounds of group `group` (static) and the key injection after it."""
+    for r in _ROTATIONS[group % 2]:
+        x0, x1 = _mix(x0, x1, r)
+    return x0 + ks[(group + 1) % 3], x1 + ks[(group + 2) % 3] + np.uint32(group + 1)
+
+
+def threefry2x32(k0, k1, x0, x1, materialize: bool = False) -> tuple[jax.Array, jax.Array]:
     """Threefry-2x32, 20 rounds (Salmon et al. 2011), on broadcastable uint32 arrays.
 
-    Groups of 4 rounds in a rolled loop, as JAX does on CPU: the loop's result
-    is materialised once. (Fully unrolled, XLA fuses all 80 ops into each
-    consumer, e.g. once per pair of users in the budget rule.)
+    Unrolled it fuses into one cheap kernel, but XLA also fuses it into every
+    consumer: the budget rule's (N, N) comparison then hashed 2 N^2 times
+    instead of N. `materialize=True` runs groups 1-4 as a rolled loop whose
+    result is computed once (~2x the hash's cost; same bits either way).
     """
-    ks = jnp.stack([k0, k1, k0 ^ k1 ^ _PARITY])  # (3, ...)
-    rotations = jnp.asarray(_ROTATIONS, jnp.uint32)  # (2, 4)
+    ks = (k0, k1, k0 ^ k1 ^ _PARITY)
+    x0, x1 = _rounds(x0 + ks[0], x1 + ks[1], ks, 0)
+    if not materialize:
+        for group in range(1, 5):
+            x0, x1 = _rounds(x0, x1, ks, group)
+        return x0, x1
+    shape = jnp.broadcast_shapes(jnp.shape(x0), jnp.shape(x1))
+    ks_all = jnp.stack([jnp.broadcast_to(k, jnp.shape(ks[0])) for k in ks])  # (3, ...)
 
-    def group(i, x):
+    def two_groups(j, x):
+        # groups 2j+1 (odd rotations) and 2j+2 (even); key injections indexed by j
         x0, x1 = x
-        for j in range(4):
-            x0 = x0 + x1
-            x1 = _rotl(x1, rotations[i % 2, j]) ^ x0
-        x0 = x0 + ks[(i + 1) % 3]
-        x1 = x1 + ks[(i + 2) % 3] + jnp.asarray(i + 1, jnp.uint32)
+        for offset, rotations in ((1, _ROTATIONS[1]), (2, _ROTATIONS[0])):
+            group = 2 * j + offset
+            for r in rotations:
+                x0, x1 = _mix(x0, x1, r)
+            x0 = x0 + ks_all[(group + 1) % 3]
+            x1 = x1 + ks_all[(group + 2) % 3] + jnp.asarray(group + 1, jnp.uint32)
         return x0, x1
 
-    shape = jnp.broadcast_shapes(jnp.shape(x0), jnp.shape(x1), jnp.shape(k0))
-    x0 = jnp.broadcast_to(x0 + ks[0], shape)
-    x1 = jnp.broadcast_to(x1 + ks[1], shape)
-    return jax.lax.fori_loop(0, 5, group, (x0, x1))
+    init = (jnp.broadcast_to(x0, shape), jnp.broadcast_to(x1, shape))
+    return jax.lax.fori_loop(0, 2, two_groups, init)
 
 
 def _is_typed(key: jax.Array) -> bool:
     return jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
 
 
-def key_words(key: jax.Array, num: int) -> jax.Array:
+def key_words(key: jax.Array, num: int, materialize: bool = False) -> jax.Array:
     """(num,) uint32 words hashed from one key, typed (any impl: its data is folded to
     2 words) or a raw uint32 threefry key."""
     data = jax.random.key_data(key) if _is_typed(key) else key
@@ -61,19 +77,22 @@ def key_words(key: jax.Array, num: int) -> jax.Array:
     k1 = jnp.bitwise_xor.reduce(k1) if k1.shape[0] > 1 else k1[0]
     half = (num + 1) // 2
     counter = jnp.arange(half, dtype=jnp.uint32)
-    y0, y1 = threefry2x32(k0, k1, counter, jnp.zeros_like(counter))
+    y0, y1 = threefry2x32(k0, k1, counter, jnp.zeros_like(counter), materialize)
     return jnp.concatenate([y0, y1])[:num]
 
 
-def split_words(key: jax.Array, num_keys: int, num_words: int) -> tuple[jax.Array, jax.Array]:
-    """`num_keys` new keys (same impl as `key`) and `num_words` uint32 words, one hash pass.
+def split_words(
+    key: jax.Array, num_keys: int, num_words: int, materialize: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """`num_keys` new keys (same impl as `key`) and `num_words` uint32 words, one hash
+    pass (`materialize`: see `threefry2x32`; the bits are the same).
 
     Returns (keys (num_keys,), words (num_words,)).
     """
     typed = _is_typed(key)
     shape = jax.random.key_data(key).shape if typed else key.shape  # (2,) for threefry
     size = int(np.prod(shape))
-    words = key_words(key, num_keys * size + num_words)
+    words = key_words(key, num_keys * size + num_words, materialize)
     keys = words[: num_keys * size].reshape((num_keys, *shape))
     if typed:
         keys = jax.random.wrap_key_data(keys, impl=jax.random.key_impl(key))

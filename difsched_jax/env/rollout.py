@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from difsched_jax.env.channel import enforce_budget_batch, sanitize_allocation
+from difsched_jax.env.channel import enforce_budget_batch, over_budget, sanitize_allocation
 from difsched_jax.env.core import draw_words, finish, reset, select_state
 from difsched_jax.env.prng import split_words
 from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
@@ -68,8 +68,9 @@ def _start_window(policy: Policy, policy_params, params: EnvParams, spec: EnvSpe
     """One slice: keys, the policy's allocation, the window's random words."""
     (k_next, k_act, k_step), _ = split_words(key, 3, 0)
     r = jnp.asarray(policy(policy_params, k_act, state.obs), jnp.float32)  # (N,)
-    k_reset, words = draw_words(k_step, spec)
-    return k_next, k_reset, words, r, sanitize_allocation(r, params.budget)
+    k_reset, words = draw_words(k_step, spec, materialize=False)  # rule runs in a cond
+    requested = sanitize_allocation(r, params.budget)  # (N,)
+    return k_next, k_reset, words, r, requested, over_budget(requested, params.budget)
 
 
 def run_windows(
@@ -93,8 +94,8 @@ def run_windows(
     reset_all = jax.vmap(lambda k: reset(k, params, spec)[1])
 
     def body(c: RolloutCarry, _):
-        key, k_reset, words, r, requested = start(c.state, c.key)
-        granted = enforce_budget_batch(words[:, :n], requested, params.budget)  # (S, N)
+        key, k_reset, words, r, requested, over = start(c.state, c.key)
+        granted = enforce_budget_batch(words[:, :n], requested, params.budget, over)  # (S, N)
         state, _, done, info = end(words, c.state, granted, params, spec)
         state = jax.lax.cond(
             jnp.any(done), lambda: select_state(done, reset_all(k_reset), state), lambda: state
