@@ -58,16 +58,23 @@ def enforce_budget_words(
     visited by increasing word (ties by index), a uniformly random order.
 
     By N^2 comparisons instead of a sort/permutation: on CPU a batched sort of
-    many short rows costs more than that for the N of interest (<= ~100). The
-    (N, N) @ (N,) product is exact for integer allocations.
+    many short rows costs more than that for the N of interest (<= ~100).
     words: (N,) uint32; r: (N,) non-negative float32; over: `over_budget(r, budget)`.
     """
     budget = jnp.asarray(budget, r.dtype)
-    i = jnp.arange(r.shape[0])
-    earlier = (words[None, :] < words[:, None]) | (
-        (words[None, :] == words[:, None]) & (i[None, :] < i[:, None])
-    )  # (N, N) [i, j]: user j is visited before user i
-    before = earlier.astype(r.dtype) @ r  # (N,) requested by users visited earlier
+    n = r.shape[0]
+    i = jnp.arange(n)
+    if n <= 32:
+        # Unrolled over j (sums in index order): one elementwise kernel.
+        before = jnp.zeros_like(r)  # (N,) requested by users visited earlier
+        for j in range(n):
+            earlier = (words[j] < words) | ((words[j] == words) & (j < i))  # j before each i
+            before = before + jnp.where(earlier, r[j], 0.0)
+    else:
+        earlier = (words[None, :] < words[:, None]) | (
+            (words[None, :] == words[:, None]) & (i[None, :] < i[:, None])
+        )  # (N, N) [i, j]: user j is visited before user i
+        before = earlier.astype(r.dtype) @ r
     granted = jnp.minimum(r, jnp.maximum(budget - before, 0.0))
     return jnp.where(over_budget(r, budget) if over is None else over, granted, r)
 
