@@ -1,0 +1,215 @@
+"""The diffusion Q-learning agent as a pytree, with pure jitted update and act (SPEC §5).
+
+`DQLAgent` carries its `DQLConfig` as static aux data; every other field is an
+array (params, EMA targets, optax states, the update counter), so the agent
+goes through `jit`, `lax.scan` and Orbax as one object.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from difsched_jax.agents.dql.config import DQLConfig
+from difsched_jax.agents.dql.networks import (
+    critic_values,
+    fast_key,
+    init_actor,
+    init_critics,
+    q_min,
+)
+from difsched_jax.agents.dql.replay import Batch
+from difsched_jax.agents.dql.sampling import (
+    approximate_action,
+    bc_loss_and_approximate_action,
+    ddim_sample,
+    entropy_loss,
+)
+
+ACT_METHODS = ("greedy", "eas", "bc")
+
+
+@struct.dataclass
+class DQLAgent:
+    actor: dict  # linen params of ε(a_t, s, t)
+    critic: dict  # linen params, every leaf with leading axes (2, K)
+    actor_target: dict  # EMA of actor
+    critic_target: dict  # EMA of critic
+    actor_opt: optax.OptState
+    critic_opt: optax.OptState
+    step: jax.Array  # () int32 updates done
+    config: DQLConfig = struct.field(pytree_node=False)
+
+
+def lr_schedule(config: DQLConfig):
+    if config.lr_decay_steps == 0:
+        return optax.constant_schedule(config.lr)
+    return optax.cosine_decay_schedule(config.lr, config.lr_decay_steps, alpha=0.0)
+
+
+def make_optimizer(config: DQLConfig) -> optax.GradientTransformation:
+    """Global-norm clip then Adam (weight decay 0) with cosine lr decay."""
+    return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(lr_schedule(config)))
+
+
+@partial(jax.jit, static_argnums=1)
+def init_agent(key, config: DQLConfig) -> DQLAgent:
+    """Fresh agent: targets start as copies of the online networks; step 0."""
+    k_a, k_c = jax.random.split(key)
+    actor = init_actor(k_a, config)
+    critic = init_critics(k_c, config)
+    opt = make_optimizer(config)
+    return DQLAgent(
+        actor=actor,
+        critic=critic,
+        actor_target=actor,
+        critic_target=critic,
+        actor_opt=opt.init(actor),
+        critic_opt=opt.init(critic),
+        step=jnp.int32(0),
+        config=config,
+    )
+
+
+def critic_target(agent: DQLAgent, key, next_obs, reward, done):
+    """r + γ·min(Q1', Q2')(s', a'), a' ~ target actor DDIM(q_sample_eta): (K, B) for
+    next_obs (B, S), reward (B,), done (B,). Optional max-Q backup (best of n)."""
+    cfg = agent.config
+    if cfg.max_q_backup:  # best of n target-actor samples, per ensemble member
+        n, b = cfg.max_q_samples, next_obs.shape[0]
+        s_rep = jnp.repeat(next_obs, n, axis=0)  # (B·n, S)
+        a_next = ddim_sample(cfg, agent.actor_target, key, s_rep, cfg.q_sample_eta)
+        q_next = q_min(agent.critic_target, cfg, s_rep, a_next).reshape(-1, b, n).max(-1)
+    else:
+        a_next = ddim_sample(cfg, agent.actor_target, key, next_obs, cfg.q_sample_eta)
+        q_next = q_min(agent.critic_target, cfg, next_obs, a_next)  # (K, B)
+    not_done = 1.0 - done if cfg.mask_done else 1.0
+    return jax.lax.stop_gradient(reward + cfg.gamma * not_done * q_next)
+
+
+def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, bc_batch: Batch):
+    k_aa, k_e = jax.random.split(fast_key(key))
+    sg = jax.lax.stop_gradient
+    zero = jnp.float32(0.0)
+    if cfg.w_bc:  # one actor pass over the hybrid and the offline batch together
+        l_clone, a0_hat, a1_hat = bc_loss_and_approximate_action(
+            cfg, actor_params, k_aa, batch.obs, batch.action, bc_batch.obs, bc_batch.action
+        )
+    else:
+        l_clone = zero
+        a0_hat, a1_hat = approximate_action(cfg, actor_params, k_aa, batch.obs, batch.action)
+    q_ens = q_min(critic_params, cfg, batch.obs, a0_hat)  # (K, B)
+    lcb = q_ens.mean(0) - cfg.lcb_coef * q_ens.std(0, ddof=1)  # (B,)
+    loss_q = -lcb.mean() / sg(jnp.abs(q_ens).mean())
+    l_ent = entropy_loss(cfg, actor_params, k_e, batch.obs, a0_hat, a1_hat) if cfg.w_e else zero
+    # each term divided by a stop-gradient of its own magnitude (as the reference)
+    loss_bc = l_clone / sg(jnp.abs(l_clone)) if cfg.w_bc else zero
+    loss_e = l_ent / sg(jnp.abs(l_ent)) if cfg.w_e else zero
+    total = cfg.w_bc * loss_bc + cfg.w_q * loss_q + cfg.w_e * loss_e
+    return total, {"bc_loss": l_clone, "q_lcb": lcb.mean(), "entropy": l_ent, "actor_loss": total}
+
+
+def _ema(target, online, tau):
+    return jax.tree.map(lambda t, o: t + tau * (o - t), target, online)
+
+
+def update_with_target(agent: DQLAgent, batch: Batch, target, key, bc_batch: Batch | None = None):
+    """One update given the critic target (K, B) of `batch` (see `critic_target`)."""
+    cfg = agent.config
+    bc_batch = batch if bc_batch is None else bc_batch
+    opt = make_optimizer(cfg)
+
+    # critic: MSE of both ensembles to the shared target
+    def critic_loss(params):
+        q = critic_values(params, cfg, batch.obs, batch.action)  # (2, K, B)
+        loss = jnp.mean((q[0] - target) ** 2) + jnp.mean((q[1] - target) ** 2)
+        return loss, q.mean()
+
+    (c_loss, q_mean), c_grad = jax.value_and_grad(critic_loss, has_aux=True)(agent.critic)
+    c_upd, critic_opt = opt.update(c_grad, agent.critic_opt, agent.critic)
+    critic = optax.apply_updates(agent.critic, c_upd)
+
+    # actor: against the freshly updated critic (as the reference)
+    (_, a_metrics), a_grad = jax.value_and_grad(_actor_loss, has_aux=True)(
+        agent.actor, critic, cfg, key, batch, bc_batch
+    )
+    a_upd, actor_opt = opt.update(a_grad, agent.actor_opt, agent.actor)
+    actor = optax.apply_updates(agent.actor, a_upd)
+
+    # EMA targets when step % period == 0 and step > start (the reference's rule)
+    do_ema = (agent.step % cfg.ema_period == 0) & (agent.step > cfg.ema_start)
+    actor_target, critic_target_ = jax.lax.cond(
+        do_ema,
+        lambda: (
+            _ema(agent.actor_target, actor, cfg.ema_tau),
+            _ema(agent.critic_target, critic, cfg.ema_tau),
+        ),
+        lambda: (agent.actor_target, agent.critic_target),
+    )
+    new = agent.replace(
+        actor=actor,
+        critic=critic,
+        actor_target=actor_target,
+        critic_target=critic_target_,
+        actor_opt=actor_opt,
+        critic_opt=critic_opt,
+        step=agent.step + 1,
+    )
+    metrics = {
+        "critic_loss": c_loss,
+        "q_mean": q_mean,
+        "target_mean": target.mean(),
+        "critic_grad_norm": optax.tree.norm(c_grad),
+        "actor_grad_norm": optax.tree.norm(a_grad),
+        "lr": lr_schedule(cfg)(agent.step),
+        **a_metrics,
+    }
+    return new, metrics
+
+
+def _update(agent: DQLAgent, batch: Batch, key, bc_batch: Batch | None = None):
+    # `key` itself drives update_with_target (as in update_many, which tests rely on)
+    k_tgt = jax.random.fold_in(key, 0x7A26E7)
+    target = critic_target(agent, k_tgt, batch.next_obs, batch.reward, batch.done)
+    return update_with_target(agent, batch, target, key, bc_batch)
+
+
+update = jax.jit(_update)
+update.__doc__ = """update(agent, batch, key, bc_batch=None) -> (agent, metrics).
+
+One SPEC §5 update: critic (and Q-loss) on `batch`, behaviour cloning on
+`bc_batch` (default: the same batch). Pure and jitted."""
+
+
+def _act(actor, critic_target, cfg: DQLConfig, key, obs, num_candidates, eta, method):
+    """obs (B, S) → actions (B, A): N DDIM(η) candidates per state, scored by the
+    target critic's ensemble mean of min(Q1, Q2), then greedy / EAS / uniform."""
+    if method not in ACT_METHODS:
+        raise ValueError(f"method must be one of {ACT_METHODS}, got {method!r}")
+    b, n = obs.shape[0], num_candidates
+    k_s, k_pick = jax.random.split(key)
+    s_rep = jnp.repeat(obs, n, axis=0)  # (B·N, S)
+    cand = ddim_sample(cfg, actor, k_s, s_rep, eta).reshape(b, n, -1)  # (B, N, A)
+    if method == "bc":
+        idx = jax.random.randint(k_pick, (b,), 0, n)
+    else:
+        q = q_min(critic_target, cfg, s_rep, cand.reshape(b * n, -1)).mean(0).reshape(b, n)
+        if method == "greedy":
+            idx = jnp.argmax(q, axis=1)
+        else:  # "eas": sample ∝ softmax(Q)
+            idx = jax.random.categorical(k_pick, q, axis=1)
+    return jnp.take_along_axis(cand, idx[:, None, None], axis=1)[:, 0]
+
+
+@partial(jax.jit, static_argnames=("num_candidates", "method"))
+def act(agent: DQLAgent, key, obs, num_candidates: int = 50, eta=1.0, method: str = "greedy"):
+    """Actions in [−1, 1]^A for states obs (B, S) (or one state (S,)). Pure, jitted;
+    `eta` is traced (vary it without recompiling)."""
+    single = obs.ndim == 1
+    obs2 = obs[None] if single else obs
+    a = _act(agent.actor, agent.critic_target, agent.config, key, obs2, num_candidates, eta, method)
+    return a[0] if single else a

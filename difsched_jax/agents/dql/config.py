@@ -1,0 +1,106 @@
+"""Frozen, validated settings of the diffusion Q-learning agent (SPEC §5).
+
+`DQLConfig` is static under jit (hashable): change a field and the update
+compiles again. Presets: `DQLConfig.with_bc(...)` and `DQLConfig.without_bc(...)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+MATMUL_DTYPES = ("float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class DQLConfig:
+    state_dim: int  # N users (state s = 2u/L − 1)
+    action_dim: int  # N users (action a in [−1, 1]^N)
+    window: int = 200  # L, for counts → state in the policy adapter
+    budget: float = 100.0  # B, for action → resource blocks in the policy adapter
+    # diffusion
+    num_steps: int = 30  # T
+    beta_min: float = 0.1
+    beta_max: float = 10.0  # the paper's; the reference used 1.0 (ᾱ_T ≈ 0.58)
+    t_dim: int = 128  # sinusoidal step embedding
+    hidden: int = 128
+    dropout: float = 0.05  # actor, training only
+    actor_layer_norm: bool = True  # the reference's `layer_norm` reaches the actor only
+    critic_layer_norm: bool = False  # the reference hard-codes False for the critic
+    num_critics: int = 8  # per ensemble; two ensembles (Q1, Q2)
+    # learning
+    gamma: float = 0.99
+    lr: float = 5e-4
+    lr_decay_steps: int = 5_000  # cosine decay to 0 over this many updates (0: constant lr)
+    grad_clip: float = 3.0  # global-norm clip, per network
+    batch_size: int = 100
+    lcb_coef: float = 0.15
+    q_sample_eta: float = 1.0  # DDIM η of the target actor in the critic target
+    max_q_backup: bool = False
+    max_q_samples: int = 10
+    w_bc: float = 1.0
+    w_q: float = 1.0
+    w_e: float = 0.01
+    mask_done: bool = False  # episode ends are time limits here: bootstrap through them
+    # targets
+    ema_tau: float = 0.001
+    ema_period: int = 20
+    ema_start: int = 1_000  # EMA when step % period == 0 and step > start (as the reference)
+    # speed: dtype of the 128×128 hidden matmuls (accumulation and params stay float32)
+    matmul_dtype: str = "float32"
+
+    def __post_init__(self):
+        name = type(self).__name__
+        for f in ("state_dim", "action_dim", "window", "num_steps", "t_dim", "hidden"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"{name}.{f} must be a positive integer, got {v!r}")
+        for f in ("num_critics", "batch_size", "max_q_samples", "ema_period"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"{name}.{f} must be a positive integer, got {v!r}")
+        if self.num_critics < 2:
+            raise ValueError(
+                f"{name}.num_critics must be ≥ 2 (the LCB uses a std), got {self.num_critics}"
+            )
+        if not 0.0 <= self.beta_min < self.beta_max:
+            raise ValueError(
+                f"{name} needs 0 ≤ beta_min < beta_max, got {self.beta_min}, {self.beta_max}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{name}.dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"{name}.gamma must be in [0, 1], got {self.gamma}")
+        if not 0.0 < self.ema_tau <= 1.0:
+            raise ValueError(f"{name}.ema_tau must be in (0, 1], got {self.ema_tau}")
+        for f in ("lr", "grad_clip", "budget"):
+            if not getattr(self, f) > 0:
+                raise ValueError(f"{name}.{f} must be positive, got {getattr(self, f)}")
+        for f in ("lcb_coef", "q_sample_eta", "w_bc", "w_q", "w_e", "lr_decay_steps", "ema_start"):
+            if getattr(self, f) < 0:
+                raise ValueError(f"{name}.{f} must be ≥ 0, got {getattr(self, f)}")
+        if self.matmul_dtype not in MATMUL_DTYPES:
+            raise ValueError(
+                f"{name}.matmul_dtype must be one of {MATMUL_DTYPES}, got {self.matmul_dtype!r}"
+            )
+
+    @classmethod
+    def with_bc(cls, num_users: int, **overrides) -> DQLConfig:
+        """SPEC §5 hyper-parameters with behaviour cloning."""
+        return cls(state_dim=num_users, action_dim=num_users, **overrides)
+
+    @classmethod
+    def without_bc(cls, num_users: int, **overrides) -> DQLConfig:
+        """SPEC §5 without behaviour cloning: lr 5e-3, lcb_coef 0.01, w_bc 0."""
+        kw = {"lr": 5e-3, "lcb_coef": 0.01, "w_bc": 0.0, **overrides}
+        return cls(state_dim=num_users, action_dim=num_users, **kw)
+
+    def replace(self, **changes) -> DQLConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DQLConfig:
+        return cls(**d)

@@ -1,0 +1,143 @@
+"""Samplers (DDPM, DDIM(η)) and the actor's training terms (SPEC §5).
+
+Samplers never use dropout (the reference left it on while acting; we do not).
+The state and step parts of the actor's first layer are computed once per call
+and reused by every step: only a_t @ W_a and the trunk run inside the loop.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from difsched_jax.agents.dql.config import DQLConfig
+from difsched_jax.agents.dql.networks import Actor, fast_key, make_actor
+from difsched_jax.agents.dql.schedule import make_schedule
+
+
+def schedule_of(config: DQLConfig):
+    return make_schedule(config.num_steps, config.beta_min, config.beta_max)
+
+
+def _reverse_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs):
+    """a ← c_a·a + c_eps·ε(a, s, t) + c_z·z_t for t = T..1. coefs: three (T,) arrays in
+    step order 1..T; noise (T, B, A). Returns (B, A)."""
+    actor = make_actor(config)
+    cond_s = actor.apply(actor_params, s, method=Actor.condition)  # (B, H)
+    table = actor.apply(actor_params, method=Actor.step_table)  # (T+1, H)
+    c_a, c_eps, c_z = coefs
+
+    def body(a, xs):
+        t_row, ca, ce, cz, z = xs
+        eps = actor.apply(actor_params, a, cond_s + t_row, method=Actor.denoise)
+        return ca * a + ce * eps + cz * z, None
+
+    xs = (table[1:], c_a, c_eps, c_z, noise)
+    xs = jax.tree.map(lambda x: x[::-1], xs)  # run steps T..1
+    a, _ = jax.lax.scan(body, a_init, xs)
+    return a
+
+
+def ddim_sample(config: DQLConfig, actor_params, key, s, eta, clip: bool = True):
+    """DDIM(η) over all T steps, started as the reference at randn·η·sqrt(1 − ᾱ_T).
+    s (B, S), eta () → actions (B, A), clipped to [−1, 1]. η = 0 is deterministic."""
+    sch = schedule_of(config)
+    ab = jnp.asarray(sch.alpha_bar)  # (T,)
+    ab_prev = jnp.asarray(sch.alpha_bar_prev)
+    eta = jnp.asarray(eta, jnp.float32)
+    sigma = eta * jnp.sqrt((1 - ab_prev) / (1 - ab)) * jnp.sqrt(1 - ab / ab_prev)
+    # x0_pred·sqrt(ab_prev) + direction + noise, folded into coefficients of a and ε
+    c_a = jnp.sqrt(ab_prev / ab)
+    c_eps = -jnp.sqrt(ab_prev) * jnp.sqrt(1 - ab) / jnp.sqrt(ab) + jnp.sqrt(
+        jnp.maximum(1 - ab_prev - sigma**2, 0.0)
+    )
+    k0, k1 = jax.random.split(fast_key(key))
+    shape = s.shape[:-1] + (config.action_dim,)
+    a0 = jax.random.normal(k0, shape) * eta * np.sqrt(1 - sch.alpha_bar[-1])
+    noise = jax.random.normal(k1, (config.num_steps,) + shape)
+    a = _reverse_loop(config, actor_params, s, a0, noise, (c_a, c_eps, sigma))
+    return jnp.clip(a, -1.0, 1.0) if clip else a
+
+
+def ddpm_sample(config: DQLConfig, actor_params, key, s, clip: bool = True):
+    """Ancestral DDPM as the reference: start randn·sqrt(1 − ᾱ_T), mean
+    (a − β_i/sqrt(1 − ᾱ_i)·ε)/sqrt(α_i), noise sqrt(β_i)·z except at the last step."""
+    sch = schedule_of(config)
+    beta, alpha, ab = sch.beta, sch.alpha, sch.alpha_bar
+    c_a = 1.0 / np.sqrt(alpha)
+    c_eps = -beta / np.sqrt(1 - ab) / np.sqrt(alpha)
+    c_z = np.sqrt(beta)
+    c_z[0] = 0.0
+    k0, k1 = jax.random.split(fast_key(key))
+    shape = s.shape[:-1] + (config.action_dim,)
+    a0 = jax.random.normal(k0, shape) * np.sqrt(1 - ab[-1])
+    noise = jax.random.normal(k1, (config.num_steps,) + shape)
+    coefs = tuple(jnp.asarray(c, jnp.float32) for c in (c_a, c_eps, c_z))
+    a = _reverse_loop(config, actor_params, s, a0, noise, coefs)
+    return jnp.clip(a, -1.0, 1.0) if clip else a
+
+
+def _noise_to_random_step(config: DQLConfig, key, a0):
+    """q(a_t | a0) at a uniform step t ∈ 1..T: (t (B,), noise, a_t, ᾱ_t (B, 1))."""
+    sch = schedule_of(config)
+    k_t, k_n = jax.random.split(key)
+    t = jax.random.randint(k_t, a0.shape[:-1], 1, config.num_steps + 1)
+    ab = jnp.asarray(sch.alpha_bar)[t - 1][..., None]
+    noise = jax.random.normal(k_n, a0.shape)
+    return t, noise, jnp.sqrt(ab) * a0 + jnp.sqrt(1 - ab) * noise, ab
+
+
+def _one_shot(config: DQLConfig, a_t, eps, ab, noise):
+    """â0 = (a_t − sqrt(1 − ᾱ_t)·ε)/sqrt(ᾱ_t); â1 = sqrt(α_1)·â0 + sqrt(1 − α_1)·noise."""
+    alpha1 = float(schedule_of(config).alpha[0])
+    a0_hat = (a_t - jnp.sqrt(1 - ab) * eps) / jnp.sqrt(ab)
+    return a0_hat, np.sqrt(alpha1) * a0_hat + np.sqrt(1 - alpha1) * noise
+
+
+def _train_eps(config: DQLConfig, actor_params, key, a_t, s, t):
+    return make_actor(config).apply(actor_params, a_t, s, t, dropout_key=key)
+
+
+def bc_loss(config: DQLConfig, actor_params, key, s, a0):
+    """Noise-prediction MSE at a uniform step t ∈ 1..T (dropout on). Scalar."""
+    k_n, k_d = jax.random.split(fast_key(key))
+    t, noise, a_t, _ = _noise_to_random_step(config, k_n, a0)
+    eps = _train_eps(config, actor_params, k_d, a_t, s, t)
+    return jnp.mean((eps - noise) ** 2)
+
+
+def approximate_action(config: DQLConfig, actor_params, key, s, a0):
+    """Noise a0 to a uniform step, denoise in one shot: â0, and â1 = sqrt(α_1)·â0 +
+    sqrt(1 − α_1)·(same noise). Both (B, A); gradients flow into the actor."""
+    k_n, k_d = jax.random.split(fast_key(key))
+    t, noise, a_t, ab = _noise_to_random_step(config, k_n, a0)
+    eps = _train_eps(config, actor_params, k_d, a_t, s, t)
+    return _one_shot(config, a_t, eps, ab, noise)
+
+
+def bc_loss_and_approximate_action(config: DQLConfig, actor_params, key, s, a0, s_bc, a0_bc):
+    """`approximate_action` on (s, a0) and `bc_loss` on (s_bc, a0_bc) with one forward
+    pass over both batches stacked (fewer, larger matmuls). Returns (L_bc, â0, â1)."""
+    k_n, k_d = jax.random.split(fast_key(key))
+    b = a0.shape[0]
+    a_all = jnp.concatenate([a0, a0_bc])  # (B + B_bc, A)
+    t, noise, a_t, ab = _noise_to_random_step(config, k_n, a_all)
+    eps = _train_eps(config, actor_params, k_d, a_t, jnp.concatenate([s, s_bc]), t)
+    l_bc = jnp.mean((eps[b:] - noise[b:]) ** 2)
+    a0_hat, a1_hat = _one_shot(config, a_t[:b], eps[:b], ab[:b], noise[:b])
+    return l_bc, a0_hat, a1_hat
+
+
+def entropy_loss(config: DQLConfig, actor_params, key, s, a0_hat, a1_hat):
+    """Gaussian NLL of â0 under the one-step reverse N(μ(â1), 1 − ᾱ_1) (â0, â1 held fixed;
+    the gradient reaches the actor through ε(â1, s, 1)). Scalar."""
+    sch = schedule_of(config)
+    a0 = jax.lax.stop_gradient(a0_hat)
+    a1 = jax.lax.stop_gradient(a1_hat)
+    t1 = jnp.ones(a1.shape[:-1], jnp.int32)
+    eps = _train_eps(config, actor_params, key, a1, s, t1)
+    ab1 = float(sch.alpha_bar[0])
+    mu = (a1 - np.sqrt(1 - ab1) * eps) / np.sqrt(ab1)
+    var = 1 - ab1
+    return jnp.mean(0.5 * ((a0 - mu) ** 2 / var + np.log(2 * np.pi * var)))

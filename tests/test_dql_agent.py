@@ -1,0 +1,163 @@
+"""DQL agent: pure update (finite, compiles once), EMA rule, chunked update_many equal
+to one-by-one updates, act methods, the env policy adapter, replay buffers."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from difsched_jax.agents.dql import (
+    Batch,
+    act,
+    dql_policy,
+    init_agent,
+    policy_params,
+    replay_add,
+    replay_from_batch,
+    replay_init,
+    replay_sample,
+    replay_sample_mixed,
+    update_many,
+)
+from difsched_jax.agents.dql import agent as dql_agent
+from difsched_jax.agents.dql.agent import _act
+from difsched_jax.agents.dql.chunked import _batches
+from tests.test_dql_networks import TINY
+
+# deterministic critic targets (η = 0), so chunked and one-by-one updates agree exactly
+CFG = TINY.replace(q_sample_eta=0.0, budget=20.0, window=50)
+# one wrapped jit for every single-update test: it must trace once
+_update = jax.jit(chex.assert_max_traces(dql_agent._update, n=1))
+
+
+def _batch(key, n, cfg=CFG):
+    ks = jax.random.split(key, 4)
+    u = lambda k, d: jax.random.uniform(k, (n, d), minval=-1.0, maxval=1.0)  # noqa: E731
+    return Batch(
+        obs=u(ks[0], cfg.state_dim),
+        action=u(ks[1], cfg.action_dim),
+        reward=jax.random.uniform(ks[2], (n,), minval=0.5, maxval=0.9),
+        next_obs=u(ks[3], cfg.state_dim),
+        done=jnp.zeros((n,)),
+    )
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return init_agent(jax.random.PRNGKey(0), CFG)
+
+
+def _leaves_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_update_finite_and_compiles_once(agent):
+    ag = agent
+    for i in range(3):
+        k = jax.random.PRNGKey(10 + i)
+        ag, m = _update(ag, _batch(k, CFG.batch_size), k, _batch(k + 1, CFG.batch_size))
+    assert int(ag.step) == 3
+    assert set(m) >= {"critic_loss", "bc_loss", "q_lcb", "entropy", "actor_loss", "lr"}
+    for name, v in m.items():
+        assert v.shape == () and bool(jnp.isfinite(v)), name
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(ag))
+    assert not _leaves_equal(ag.actor, agent.actor)
+    assert not _leaves_equal(ag.critic, agent.critic)
+    assert float(m["lr"]) < CFG.lr  # cosine decay has started
+
+
+def test_ema_schedule(agent):
+    """No target change up to step 1000 nor between periods; at 1020 τ-mix of online."""
+    b = _batch(jax.random.PRNGKey(1), CFG.batch_size)
+    ag, _ = _update(agent, b, jax.random.PRNGKey(2), b)  # step 0
+    assert _leaves_equal(ag.actor_target, agent.actor_target)
+    assert _leaves_equal(ag.critic_target, agent.critic_target)
+    ag = ag.replace(step=jnp.int32(999))
+    for step in range(999, 1021):
+        before = ag
+        ag, _ = _update(ag, b, jax.random.PRNGKey(step), b)
+        changed = not _leaves_equal(ag.critic_target, before.critic_target)
+        assert changed == (step == 1020), step
+        assert changed == (not _leaves_equal(ag.actor_target, before.actor_target))
+    tau = CFG.ema_tau
+    for t_new, t_old, online in zip(
+        jax.tree.leaves(ag.critic_target),
+        jax.tree.leaves(before.critic_target),
+        jax.tree.leaves(ag.critic),
+    ):
+        np.testing.assert_allclose(t_new, t_old + tau * (online - t_old), rtol=1e-6, atol=1e-7)
+
+
+# batch j of update_many, sampled outside it
+_sample_j = jax.jit(lambda off, on, k, j: _batches(CFG, off, on, 0.75, jax.random.fold_in(k, j)))
+
+
+@pytest.mark.parametrize("start", [1015, 1020])
+def test_update_many_equals_one_by_one(agent, start):
+    """Targets computed in chunks (ema_period at a time) give the same agent as updates
+    run one by one, across an EMA step, from a misaligned and an aligned start."""
+    offline = replay_from_batch(_batch(jax.random.PRNGKey(3), 64))
+    online = replay_from_batch(_batch(jax.random.PRNGKey(4), 40), capacity=64)
+    ag0 = agent.replace(step=jnp.int32(start))
+    key = jax.random.PRNGKey(5)
+    n = 13
+    ag_many, metrics = update_many(ag0, offline, key, n, online=online, offline_share=0.75)
+    assert metrics["critic_loss"].shape == (n,)
+
+    k_batch, _, k_upd = jax.random.split(key, 3)
+    ag = ag0
+    for j in range(n):
+        q_batch, bc_batch = _sample_j(offline, online, k_batch, jnp.int32(j))
+        ag, _ = _update(ag, q_batch, jax.random.fold_in(k_upd, j), bc_batch)
+    assert int(ag.step) == int(ag_many.step) == start + n
+    for x, y in zip(jax.tree.leaves(ag_many), jax.tree.leaves(ag)):
+        np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-6)
+    # the EMA at step 1020 happened in both
+    assert not _leaves_equal(ag_many.critic_target, agent.critic_target)
+
+
+def test_act_methods_and_policy_adapter(agent):
+    obs = jax.random.uniform(jax.random.PRNGKey(6), (5, CFG.state_dim), minval=-1, maxval=1)
+    for method in ("greedy", "eas", "bc"):
+        a = act(agent, jax.random.PRNGKey(7), obs, 8, 1.0, method)
+        assert a.shape == (5, CFG.action_dim) and float(jnp.abs(a).max()) <= 1.0
+    with pytest.raises(ValueError, match="method"):
+        act(agent, jax.random.PRNGKey(7), obs, 8, 1.0, "best")
+
+    pp = policy_params(agent, num_candidates=8, eta=1.0, method="greedy")
+    counts = jnp.array([0, 25, 50], jnp.int32)
+
+    @jax.jit
+    def both(pp, key, counts):  # the adapter = act on the normalised state, in blocks
+        s = (2.0 * counts / CFG.window - 1.0)[None]
+        a = _act(pp.actor, pp.critic_target, CFG, key, s, 8, pp.eta, "greedy")[0]
+        return dql_policy(pp, key, counts), (a + 1.0) * CFG.budget / 2.0
+
+    r, r_act = both(pp, jax.random.PRNGKey(8), counts)
+    assert r.shape == (CFG.action_dim,)
+    assert bool(jnp.all((r >= 0) & (r <= CFG.budget)))
+    np.testing.assert_allclose(r, r_act, rtol=1e-5, atol=1e-5)
+
+
+def test_replay_buffer():
+    buf = replay_init(10, CFG.state_dim, CFG.action_dim)
+    b = _batch(jax.random.PRNGKey(9), 7)
+    buf = replay_add(buf, b)
+    assert (int(buf.size), int(buf.ptr)) == (7, 7)
+    buf = replay_add(buf, b)  # wraps: rows 7..9 then 0..3
+    assert (int(buf.size), int(buf.ptr)) == (10, 4)
+    np.testing.assert_array_equal(buf.data.obs[:4], b.obs[3:])
+    np.testing.assert_array_equal(buf.data.obs[7:], b.obs[:3])
+    sample = replay_sample(buf, jax.random.PRNGKey(0), 50)
+    assert sample.obs.shape == (50, CFG.state_dim)
+
+    off = replay_from_batch(_batch(jax.random.PRNGKey(10), 5).replace(reward=jnp.zeros(5)))
+    on = replay_from_batch(_batch(jax.random.PRNGKey(11), 5).replace(reward=jnp.ones(5)), 8)
+    m = replay_sample_mixed(off, on, jax.random.PRNGKey(1), 20, 0.75)
+    assert int(jnp.sum(m.reward == 0)) == 15  # round(0.75·20) offline rows
+    empty = replay_init(8, CFG.state_dim, CFG.action_dim)
+    m = replay_sample_mixed(off, empty, jax.random.PRNGKey(1), 20, 0.5)
+    assert int(jnp.sum(m.reward == 0)) == 20  # online empty: all offline
