@@ -103,6 +103,17 @@ def test_vmap_unbatched_and_per_slice_gain_agree():
     np.testing.assert_array_equal(np.asarray(jax.jit(nested)(gain, counts[None]))[0], batched)
 
 
+def test_chunked_batches_agree(monkeypatch):
+    """Batches larger than a chunk (padded, several passes) give the same allocations."""
+    counts = jnp.asarray(np.random.default_rng(2).integers(0, 60, (7, 3)), jnp.int32)
+    gain = h.oracle_params(6, [0.3], [2.0]).gain
+    whole = np.asarray(h._dp_batch(gain, counts))
+    monkeypatch.setattr(h, "_chunk_size", lambda: 3)  # 7 slices -> 3 chunks, 2 padded
+    np.testing.assert_array_equal(np.asarray(jax.jit(h._dp_chunked)(gain, counts)), whole)
+    gains = jnp.broadcast_to(gain, (7, gain.shape[0]))
+    np.testing.assert_array_equal(np.asarray(jax.jit(h._dp_chunked)(gains, counts)), whole)
+
+
 def test_jit_and_no_jit_agree():
     params = h.oracle_params(5, [0.3], [2.0])
     obs = jnp.array([5, 0, 9], jnp.int32)
