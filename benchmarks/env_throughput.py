@@ -6,7 +6,10 @@ of the same model, in the same run.
 
 Writes DIR/env_throughput.json (keys jax, numpy_loop, numpy_vectorized: users ->
 slices -> windows/s; speedup_vs_numpy_loop / speedup_vs_numpy_vectorized at
-the largest slice count, per N; compile_s) and DIR/env_throughput.png.
+the largest slice count, per N; compile_s; random_policy: the same at 4096
+slices with uniform random requests, the worst case) and DIR/env_throughput.png.
+With equal share no slice is ever over budget, so both the JAX rollout and the
+vectorised NumPy skip the budget rule there.
 Timings are medians after a warm-up call; compile time (first call) is separate.
 """
 
@@ -22,7 +25,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from difsched_jax.agents.heuristics import equal_share, heuristic_params  # noqa: E402
+from difsched_jax.agents.heuristics import (  # noqa: E402
+    equal_share,
+    heuristic_params,
+    random_policy,
+)
 from difsched_jax.config import get_env_config  # noqa: E402
 from difsched_jax.env import init_carry, make_env, run_windows  # noqa: E402
 from difsched_jax.env.numpy_reference import (  # noqa: E402
@@ -38,23 +45,25 @@ SLICES = (1, 64, 1024, 4096)
 _run = jax.jit(run_windows, static_argnames=("policy", "spec", "num_windows"))
 
 
-def bench_jax(spec, params, budget, num_slices, num_windows, repeats):
-    """(windows/s, compile seconds) of `run_windows` with equal share."""
+def bench_jax(spec, params, budget, num_slices, num_windows, repeats, policy=equal_share):
+    """(windows/s, compile seconds) of `run_windows` with a heuristic policy."""
     hp = heuristic_params(budget)
     carry = _common.block(init_carry(jax.random.key(0), params, spec, num_slices))
-    call = lambda: _run(equal_share, hp, params, spec, carry, num_windows)
+    call = lambda: _run(policy, hp, params, spec, carry, num_windows)
     compile_s = _common.time_compile(call)
     seconds = _common.time_call(call, repeats=repeats, warmup=1)
     return num_slices * num_windows / seconds, compile_s
 
 
-def bench_numpy_vectorized(args, budget, num_slices, num_windows, repeats):
+def bench_numpy_vectorized(args, budget, num_slices, num_windows, repeats, random=False):
     env = VectorizedSlices(args, num_slices, seed=0)
-    r = np.full((num_slices, args["num_users"]), budget / args["num_users"])
+    shape = (num_slices, args["num_users"])
+    rng = np.random.default_rng(0)
+    r = np.full(shape, budget / args["num_users"])
 
     def call():
         for _ in range(num_windows):
-            env.step(r)
+            env.step(rng.random(shape) * budget if random else r)
 
     seconds = _common.time_call(call, repeats=repeats, warmup=1)
     return num_slices * num_windows / seconds
@@ -80,10 +89,14 @@ def plot(result: dict, path: str) -> None:
 
     fig, axes = plt.subplots(1, len(result["jax"]), figsize=(5 * len(result["jax"]), 4))
     for ax, users in zip(np.atleast_1d(axes), result["jax"]):
-        for name, style in (("jax", "o-"), ("numpy_vectorized", "s--"), ("numpy_loop", "x:")):
+        for name, style, label in (
+            ("jax", "o-", "JAX (jit + vmap + scan)"),
+            ("numpy_vectorized", "s--", "NumPy vectorised"),
+            ("numpy_loop", "x:", "NumPy slot loop (one slice, extrapolated)"),
+        ):
             series = result[name][users]
             xs = [int(s) for s in series]
-            ax.plot(xs, [series[s] for s in series], style, label=name)
+            ax.plot(xs, [series[s] for s in series], style, label=label)
         ax.set(xscale="log", yscale="log", xlabel="slices", ylabel="slice-windows / s")
         ax.set_title(f"N = {users} users")
         ax.grid(True, which="both", alpha=0.3)
@@ -126,6 +139,22 @@ def main(argv=None) -> dict:
                 f"N={users:2d} S={s:5d}  jax {rate:12,.0f}  numpy_vec {vec_rate:12,.0f}  "
                 f"numpy_loop {loop_rate:8,.0f} windows/s  (compile {compile_s:.1f} s)"
             )
+    # Worst case for both: uniform random requests (the budget rule in nearly
+    # every window, grid rows all over the loss tables).
+    result["random_policy"] = {"jax": {}, "numpy_vectorized": {}, "slices": SLICES[-1]}
+    for users, cfg_idx in ENV_CONFIGS.items():
+        cfg = get_env_config(cfg_idx)
+        spec, params = make_env(cfg, get_trace(cfg.flow, cfg.window, a.traffic_dir))
+        s = SLICES[-1]
+        rate, _ = bench_jax(spec, params, cfg.budget, s, jax_windows, repeats, random_policy)
+        vec_rate = bench_numpy_vectorized(
+            reference_args(params, spec), cfg.budget, s, 4, repeats, random=True
+        )
+        result["random_policy"]["jax"][str(users)] = rate
+        result["random_policy"]["numpy_vectorized"][str(users)] = vec_rate
+        print(
+            f"N={users:2d} S={s:5d} random policy: jax {rate:12,.0f}  numpy_vec {vec_rate:12,.0f}"
+        )
     top = str(SLICES[-1])
     result["speedup_vs_numpy_loop"] = {
         u: result["jax"][u][top] / result["numpy_loop"][u][top] for u in result["jax"]

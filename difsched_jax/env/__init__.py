@@ -1,11 +1,13 @@
 """The scheduling environment as pure jit/vmap-able functions (SPEC §1)."""
 
+from difsched_jax.env.binomial import LossTables, build_loss_tables
 from difsched_jax.env.build import (
     action_to_allocation,
     allocation_to_action,
     loss_to_reward,
     make_env,
     normalize_obs,
+    with_loss_tables,
 )
 from difsched_jax.env.core import reset, step
 from difsched_jax.env.rollout import RolloutCarry, Transition, init_carry, rollout, run_windows
@@ -15,10 +17,12 @@ __all__ = [
     "EnvParams",
     "EnvSpec",
     "EnvState",
+    "LossTables",
     "RolloutCarry",
     "Transition",
     "action_to_allocation",
     "allocation_to_action",
+    "build_loss_tables",
     "init_carry",
     "loss_to_reward",
     "make_env",
@@ -27,4 +31,5 @@ __all__ = [
     "rollout",
     "run_windows",
     "step",
+    "with_loss_tables",
 ]

@@ -137,6 +137,7 @@ def select_state(done: jax.Array, reset_state: EnvState, next_state: EnvState) -
 def step(
     key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams, spec: EnvSpec
 ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict]:
+    """One window of one slice (see the module docstring); `key` is used once."""
     next_state, reward, done, info, k_reset = advance(key, state, action, params, spec)
     _, reset_state = reset(k_reset, params, spec)
     new_state = select_state(done, reset_state, next_state)

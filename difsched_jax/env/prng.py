@@ -102,9 +102,12 @@ def split_words(
 def uniform_ints(words: jax.Array, span) -> jax.Array:
     """Integers uniform in [0, span) from word pairs, (2, ...) uint32 -> (...) int32.
 
-    JAX's `randint` method: (hi * 2^32 + lo) mod span, so the bias is ~span / 2^64
-    (needs span < 2^16 for the products to stay in uint32, as there).
+    JAX's `randint` method, (hi * 2^32 + lo) mod span: bias ~span / 2^64. Its
+    products stay in uint32 only for span <= 2^16; a larger static span (a very
+    long trace) uses hi mod span (bias ~span / 2^32).
     """
+    if isinstance(span, int) and span > 1 << 16:
+        return (words[0] % jnp.uint32(span)).astype(jnp.int32)
     span = jnp.asarray(span, jnp.uint32)
     two32 = (jnp.uint32(1 << 16) % span) ** 2 % span  # 2^32 mod span
     offset = (words[0] % span) * two32 + words[1] % span

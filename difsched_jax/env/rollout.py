@@ -59,7 +59,7 @@ def init_carry(
     Jitted (eagerly it took seconds); `first_slice` may be traced.
     """
     keys = slice_keys(key, first_slice + jnp.arange(num_slices))
-    split = jax.vmap(jax.random.split)(keys)  # (S, 2)
+    split = jax.vmap(lambda k: split_words(k, 2, 0)[0])(keys)  # (S, 2) reset/run keys
     _, state = jax.vmap(reset, in_axes=(0, None, None))(split[:, 0], params, spec)
     return RolloutCarry(state=state, key=split[:, 1])
 
