@@ -83,6 +83,9 @@ def enforce_budget_batch(
     words: jax.Array, r: jax.Array, budget: jax.Array, over: jax.Array
 ) -> jax.Array:
     """`enforce_budget_words` over slices, (S, N) -> (S, N), skipped when no slice
-    is over budget. over: (S,) from `over_budget`, as the per-slice rule uses."""
+    is over budget. words: (S, >= N), the first N per slice give the order
+    (sliced inside the branch: a slice outside got its own copy of the hash);
+    over: (S,) from `over_budget`, as the per-slice rule uses."""
+    n = r.shape[-1]
     rule = jax.vmap(enforce_budget_words, in_axes=(0, 0, None, 0))
-    return jax.lax.cond(jnp.any(over), lambda: rule(words, r, budget, over), lambda: r)
+    return jax.lax.cond(jnp.any(over), lambda: rule(words[:, :n], r, budget, over), lambda: r)

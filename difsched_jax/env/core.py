@@ -79,9 +79,8 @@ def draw_words(
 ) -> tuple[jax.Array, jax.Array]:
     """One hash pass per window: (reset key, random words). The words are the
     budget order (N), two per loss draw (2N), the next channel (1) and the
-    markov step (N, markov traffic only). `materialize`: keep the hash out of
-    the budget rule's fusion (see `threefry2x32`); the rollout, which runs the
-    rule apart, turns it off. Same words either way."""
+    markov step (N, markov traffic only). `materialize`: hash once, not inside
+    each consumer's fusion (see `threefry2x32`). Same words either way."""
     n = spec.num_users
     num_words = 3 * n + 1 + (n if spec.traffic == "markov" else 0)
     reset_keys, words = split_words(key, 1, num_words, materialize)

@@ -16,7 +16,7 @@ from flax import struct
 
 from difsched_jax.env.channel import enforce_budget_batch, over_budget, sanitize_allocation
 from difsched_jax.env.core import draw_words, finish, reset, select_state
-from difsched_jax.env.prng import split_words
+from difsched_jax.env.prng import split_keys_batch, split_words
 from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
 
 Policy = Callable[[object, jax.Array, jax.Array], jax.Array]
@@ -64,13 +64,14 @@ def init_carry(
     return RolloutCarry(state=state, key=split[:, 1])
 
 
-def _start_window(policy: Policy, policy_params, params: EnvParams, spec: EnvSpec, state, key):
-    """One slice: keys, the policy's allocation, the window's random words."""
-    (k_next, k_act, k_step), _ = split_words(key, 3, 0)
+def _start_window(
+    policy: Policy, policy_params, params: EnvParams, spec: EnvSpec, state, k_act, k_step
+):
+    """One slice: the policy's allocation and the window's random words."""
     r = jnp.asarray(policy(policy_params, k_act, state.obs), jnp.float32)  # (N,)
-    k_reset, words = draw_words(k_step, spec, materialize=False)  # rule runs in a cond
+    k_reset, words = draw_words(k_step, spec)  # materialised: several consumers below
     requested = sanitize_allocation(r, params.budget)  # (N,)
-    return k_next, k_reset, words, r, requested, over_budget(requested, params.budget)
+    return k_reset, words, r, requested, over_budget(requested, params.budget)
 
 
 def run_windows(
@@ -88,14 +89,14 @@ def run_windows(
     next/policy/step keys), but the budget rule and the reset are computed only
     in windows in which some slice is over budget or ends its episode.
     """
-    n = spec.num_users
     start = jax.vmap(partial(_start_window, policy, policy_params, params, spec))
     end = jax.vmap(finish, in_axes=(0, 0, 0, None, None))
     reset_all = jax.vmap(lambda k: reset(k, params, spec)[1])
 
     def body(c: RolloutCarry, _):
-        key, k_reset, words, r, requested, over = start(c.state, c.key)
-        granted = enforce_budget_batch(words[:, :n], requested, params.budget, over)  # (S, N)
+        key, k_act, k_step = split_keys_batch(c.key, 3)  # per slice: next, policy, step
+        k_reset, words, r, requested, over = start(c.state, k_act, k_step)
+        granted = enforce_budget_batch(words, requested, params.budget, over)  # (S, N)
         state, _, done, info = end(words, c.state, granted, params, spec)
         state = jax.lax.cond(
             jnp.any(done), lambda: select_state(done, reset_all(k_reset), state), lambda: state
