@@ -1,10 +1,11 @@
 """Fast key derivation and random words for the step: Threefry-2x32 in jnp ops.
 
-`jax.random.split` + `jax.random.bits` per window cost one threefry pass each
-(several per step). `split_words` makes every key and word a step needs in one
-pass: the hash applied to the key's data with a counter, as `jax.random.split`
-does for threefry keys, so derived keys and words are as good as JAX's (not
-bitwise the same stream).
+`jax.random.split` + `jax.random.bits` per window cost one threefry pass each,
+and JAX lowers threefry on CPU as a slow rolled loop. `split_words` makes the
+keys and words a step needs in one pass of the same hash written in jnp ops:
+the hash of the key's data with a counter, as `jax.random.split` does for
+threefry keys, so derived keys and words are as good as JAX's (a different
+stream, not JAX's bits).
 """
 
 from __future__ import annotations
