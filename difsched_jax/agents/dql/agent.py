@@ -17,7 +17,6 @@ from flax import struct
 from difsched_jax.agents.dql.config import DQLConfig
 from difsched_jax.agents.dql.networks import (
     critic_values,
-    fast_key,
     init_actor,
     init_critics,
     q_min,
@@ -92,7 +91,7 @@ def critic_target(agent: DQLAgent, key, next_obs, reward, done):
 
 
 def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, bc_batch: Batch):
-    k_aa, k_e = jax.random.split(fast_key(key))
+    k_aa, k_e = jax.random.split(key)
     sg = jax.lax.stop_gradient
     zero = jnp.float32(0.0)
     if cfg.w_bc:  # one actor pass over the hybrid and the offline batch together

@@ -20,6 +20,7 @@ from functools import partial
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from difsched_jax.agents.dql.config import DQLConfig
 from difsched_jax.agents.dql.schedule import timestep_embedding
@@ -43,12 +44,6 @@ def _mish_jvp(primals, tangents):
     r = n / (n + 2.0)  # tanh(softplus(x))
     # d/dx = tanh(sp) + x·sech²(sp)·sigmoid(x)
     return x * r, (r + x * (1.0 - r * r) * (e / (1.0 + e))) * dx
-
-
-def fast_key(key):
-    """An "rbg" key (XLA's RngBitGenerator) from any key: random bits in one op instead of
-    an unrolled threefry hash per draw, which made compiles slow and bulky."""
-    return jax.random.wrap_key_data(jax.random.bits(key, (4,), jnp.uint32), impl="rbg")
 
 
 def _uniform(bound: float):
@@ -144,6 +139,11 @@ class Actor(nn.Module):
         Dropout only when a `dropout_key` is given (training)."""
         h = a_t @ self.in_kernel[: self.action_dim] + cond
         keep = 1.0 - self.dropout
+        if dropout_key is not None and self.dropout > 0:
+            # all three masks from one draw of 16-bit words (half the hashing of
+            # bernoulli's 32-bit floats; keep-probability exact to 1/65536)
+            bits = jax.random.bits(dropout_key, (3,) + h.shape, jnp.uint16)
+            masks = bits < np.uint16(round(keep * 65536))
         for i, layer in enumerate((None, self.hidden_1, self.hidden_2)):
             if layer is not None:
                 h = layer(h)
@@ -151,13 +151,14 @@ class Actor(nn.Module):
                 h = self.norms[i](h)
             h = mish(h)
             if dropout_key is not None and self.dropout > 0:
-                mask = jax.random.bernoulli(jax.random.fold_in(dropout_key, i), keep, h.shape)
-                h = jnp.where(mask, h / keep, 0.0)
+                h = jnp.where(masks[i], h * (1.0 / keep), 0.0)
         return self.out(h)
 
     def __call__(self, a_t, s, t, dropout_key=None):
         """a_t (..., A), s (..., S), t (...,) int in 1..T → ε (..., A)."""
-        cond = self.condition(s) + self.step_table()[t]
+        # one-hot matmul rather than a gather: its backward is a matmul, not a scatter-add
+        onehot = jax.nn.one_hot(t, self.num_steps + 1, dtype=jnp.float32)  # (..., T+1)
+        cond = self.condition(s) + onehot @ self.step_table()
         return self.denoise(a_t, cond, dropout_key)
 
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.agents.dql.config import DQLConfig
-from difsched_jax.agents.dql.networks import Actor, fast_key, make_actor
+from difsched_jax.agents.dql.networks import Actor, make_actor
 from difsched_jax.agents.dql.schedule import make_schedule
 
 
@@ -52,7 +52,7 @@ def ddim_sample(config: DQLConfig, actor_params, key, s, eta, clip: bool = True)
     c_eps = -jnp.sqrt(ab_prev) * jnp.sqrt(1 - ab) / jnp.sqrt(ab) + jnp.sqrt(
         jnp.maximum(1 - ab_prev - sigma**2, 0.0)
     )
-    k0, k1 = jax.random.split(fast_key(key))
+    k0, k1 = jax.random.split(key)
     shape = s.shape[:-1] + (config.action_dim,)
     a0 = jax.random.normal(k0, shape) * eta * np.sqrt(1 - sch.alpha_bar[-1])
     noise = jax.random.normal(k1, (config.num_steps,) + shape)
@@ -69,7 +69,7 @@ def ddpm_sample(config: DQLConfig, actor_params, key, s, clip: bool = True):
     c_eps = -beta / np.sqrt(1 - ab) / np.sqrt(alpha)
     c_z = np.sqrt(beta)
     c_z[0] = 0.0
-    k0, k1 = jax.random.split(fast_key(key))
+    k0, k1 = jax.random.split(key)
     shape = s.shape[:-1] + (config.action_dim,)
     a0 = jax.random.normal(k0, shape) * np.sqrt(1 - ab[-1])
     noise = jax.random.normal(k1, (config.num_steps,) + shape)
@@ -101,7 +101,7 @@ def _train_eps(config: DQLConfig, actor_params, key, a_t, s, t):
 
 def bc_loss(config: DQLConfig, actor_params, key, s, a0):
     """Noise-prediction MSE at a uniform step t ∈ 1..T (dropout on). Scalar."""
-    k_n, k_d = jax.random.split(fast_key(key))
+    k_n, k_d = jax.random.split(key)
     t, noise, a_t, _ = _noise_to_random_step(config, k_n, a0)
     eps = _train_eps(config, actor_params, k_d, a_t, s, t)
     return jnp.mean((eps - noise) ** 2)
@@ -110,7 +110,7 @@ def bc_loss(config: DQLConfig, actor_params, key, s, a0):
 def approximate_action(config: DQLConfig, actor_params, key, s, a0):
     """Noise a0 to a uniform step, denoise in one shot: â0, and â1 = sqrt(α_1)·â0 +
     sqrt(1 − α_1)·(same noise). Both (B, A); gradients flow into the actor."""
-    k_n, k_d = jax.random.split(fast_key(key))
+    k_n, k_d = jax.random.split(key)
     t, noise, a_t, ab = _noise_to_random_step(config, k_n, a0)
     eps = _train_eps(config, actor_params, k_d, a_t, s, t)
     return _one_shot(config, a_t, eps, ab, noise)
@@ -119,7 +119,7 @@ def approximate_action(config: DQLConfig, actor_params, key, s, a0):
 def bc_loss_and_approximate_action(config: DQLConfig, actor_params, key, s, a0, s_bc, a0_bc):
     """`approximate_action` on (s, a0) and `bc_loss` on (s_bc, a0_bc) with one forward
     pass over both batches stacked (fewer, larger matmuls). Returns (L_bc, â0, â1)."""
-    k_n, k_d = jax.random.split(fast_key(key))
+    k_n, k_d = jax.random.split(key)
     b = a0.shape[0]
     a_all = jnp.concatenate([a0, a0_bc])  # (B + B_bc, A)
     t, noise, a_t, ab = _noise_to_random_step(config, k_n, a_all)
