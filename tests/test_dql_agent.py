@@ -12,6 +12,9 @@ import pytest
 from difsched_jax.agents.dql import (
     Batch,
     act,
+    batch_from_env,
+    critic_target,
+    ddim_sample,
     dql_policy,
     init_agent,
     policy_params,
@@ -25,6 +28,7 @@ from difsched_jax.agents.dql import (
 from difsched_jax.agents.dql import agent as dql_agent
 from difsched_jax.agents.dql.agent import _act
 from difsched_jax.agents.dql.chunked import _batches
+from difsched_jax.agents.dql.networks import q_min
 from tests.test_dql_networks import TINY
 
 # deterministic critic targets (η = 0), so chunked and one-by-one updates agree exactly
@@ -161,3 +165,34 @@ def test_replay_buffer():
     empty = replay_init(8, CFG.state_dim, CFG.action_dim)
     m = replay_sample_mixed(off, empty, jax.random.PRNGKey(1), 20, 0.5)
     assert int(jnp.sum(m.reward == 0)) == 20  # online empty: all offline
+
+
+def test_critic_target_options(agent):
+    """Max-Q backup = best of n target-actor samples per member; done masking optional."""
+    cfg = CFG.replace(max_q_backup=True, max_q_samples=4, q_sample_eta=1.0, mask_done=True)
+    ag = agent.replace(config=cfg)
+    b = _batch(jax.random.PRNGKey(12), 6, cfg).replace(done=jnp.array([0, 0, 0, 0, 0, 1.0]))
+    key = jax.random.PRNGKey(13)
+
+    @jax.jit
+    def both(ag, b):
+        got = critic_target(ag, key, b.next_obs, b.reward, b.done)
+        s_rep = jnp.repeat(b.next_obs, 4, axis=0)
+        a = ddim_sample(cfg, ag.actor_target, key, s_rep, cfg.q_sample_eta)
+        q = q_min(ag.critic_target, cfg, s_rep, a).reshape(cfg.num_critics, 6, 4).max(-1)
+        return got, b.reward + cfg.gamma * (1.0 - b.done) * q
+
+    got, want = both(ag, b)
+    assert got.shape == (cfg.num_critics, 6)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(got[:, 5], b.reward[5])  # done: no bootstrap
+
+
+def test_batch_from_env():
+    obs = jnp.array([[[0, 100, 200]]])  # (T=1, S=1, N=3) counts
+    r = jnp.array([[[0.0, 10.0, 20.0]]])  # resource blocks, B = 20
+    b = batch_from_env(obs, r, jnp.array([[0.25]]), obs, jnp.array([[True]]), 200, 20.0)
+    np.testing.assert_allclose(b.obs, [[-1.0, 0.0, 1.0]])
+    np.testing.assert_allclose(b.action, [[-1.0, 0.0, 1.0]])
+    np.testing.assert_allclose(b.reward, [0.75])
+    np.testing.assert_allclose(b.done, [1.0])
