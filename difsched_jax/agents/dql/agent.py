@@ -171,6 +171,10 @@ def update_with_target(agent: DQLAgent, batch: Batch, target, key, bc_batch: Bat
 
 
 def _update(agent: DQLAgent, batch: Batch, key, bc_batch: Batch | None = None):
+    """update(agent, batch, key, bc_batch=None) -> (agent, metrics).
+
+    One SPEC §5 update: critic and Q-loss on `batch`, behaviour cloning on `bc_batch`
+    (default: the same batch). Pure and jitted. Metrics are scalars."""
     # `key` itself drives update_with_target (as in update_many, which tests rely on)
     k_tgt = jax.random.fold_in(key, 0x7A26E7)
     target = critic_target(agent, k_tgt, batch.next_obs, batch.reward, batch.done)
@@ -178,10 +182,6 @@ def _update(agent: DQLAgent, batch: Batch, key, bc_batch: Batch | None = None):
 
 
 update = jax.jit(_update)
-update.__doc__ = """update(agent, batch, key, bc_batch=None) -> (agent, metrics).
-
-One SPEC §5 update: critic (and Q-loss) on `batch`, behaviour cloning on
-`bc_batch` (default: the same batch). Pure and jitted."""
 
 
 def _act(actor, critic_target, cfg: DQLConfig, key, obs, num_candidates, eta, method):

@@ -7,8 +7,9 @@ rather than K module copies. NNX would need split/merge at every jit boundary.
 
 Speed notes: the actor's first layer acts on [a_t, s, emb(t)]; its kernel is one
 parameter, sliced so the s- and t-parts can be computed once per state / per
-step and reused across the 30 sampling steps and the candidates. Mish uses a
-one-exp closed form. `matmul_dtype="bfloat16"` runs the two 128×128 hidden
+step and reused across the 30 sampling steps and the candidates; the step part is a
+one-hot matmul (no scatter in the backward). Mish uses a one-exp closed form with a
+hand-written derivative. Dropout (training only) draws its three masks at once. `matmul_dtype="bfloat16"` runs the two 128×128 hidden
 matmuls with bf16 inputs and float32 accumulation (like TPU default precision).
 """
 
@@ -115,9 +116,8 @@ class Actor(nn.Module):
     def setup(self):
         a, s, e, h = self.action_dim, self.state_dim, self.t_dim, self.hidden
         bound = 1.0 / math.sqrt(a + s + e)
-        self.in_kernel = self.param(
-            "in_kernel", _uniform(bound), (a + s + e, h)
-        )  # rows: [a | s | emb]
+        # first layer on [a_t | s | emb(t)]: one kernel (init as one Linear), sliced by rows
+        self.in_kernel = self.param("in_kernel", _uniform(bound), (a + s + e, h))
         self.in_bias = self.param("in_bias", _uniform(bound), (h,))
         self.hidden_1 = Dense(h, self.matmul_dtype)
         self.hidden_2 = Dense(h, self.matmul_dtype)
@@ -222,7 +222,7 @@ def critic_values(params, config: DQLConfig, s, a):
     """Q1, Q2 of every member: s (B, S), a (B, A) → (2, K, B). One vmap over 2K param sets."""
     critic = make_critic(config)
     flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), params)
-    q = jax.vmap(partial(critic.apply), in_axes=(0, None, None))(flat, s, a)  # (2K, B)
+    q = jax.vmap(critic.apply, in_axes=(0, None, None))(flat, s, a)  # (2K, B)
     return q.reshape((2, config.num_critics) + q.shape[1:])
 
 
