@@ -255,6 +255,57 @@ def _cmd_convert_trace(args) -> int:
     return 0
 
 
+def _add_pipeline(sub) -> None:
+    p = sub.add_parser(
+        "pipeline",
+        help="one command from traffic to report: agents, datasets, training, evaluation",
+        description="Build the MDP sub-agents, generate the offline datasets, train "
+        "Diffusion-QL with and without behaviour cloning (and PPO/SAC with --drl), evaluate "
+        "every policy on the test split, and write OUT/report.md and OUT/results.json. "
+        "Each stage's folder is named by a hash of its inputs: finished stages are skipped "
+        "and an interrupted run continues where it stopped.",
+    )
+    p.add_argument(
+        "--preset",
+        choices=("quick", "paper", "tiny"),
+        default="quick",
+        help="quick: experiment 0, minutes on a CPU (default); paper: the reference's four "
+        "experiments at full size; tiny: seconds, meaningless numbers (tests)",
+    )
+    p.add_argument(
+        "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
+    )
+    p.add_argument("--out", default=None, help="run folder (default runs/PRESET)")
+    p.add_argument("--seed", type=int, default=0, help="traffic, data, training and eval seed")
+    p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
+    p.add_argument(
+        "--drl",
+        default=None,
+        help="deep-RL baselines to train too, comma-separated (ppo,sac) or 'none' "
+        "(default: the preset's: none for quick, ppo,sac for paper)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_pipeline)
+
+
+def _cmd_pipeline(args) -> int:
+    from difsched_jax.pipeline import run_pipeline
+
+    drl = None
+    if args.drl is not None:
+        drl = tuple(a.strip() for a in args.drl.split(",") if a.strip() not in ("", "none"))
+    run_pipeline(
+        args.preset,
+        args.out or os.path.join("runs", args.preset),
+        traffic_dir=args.traffic_dir,
+        seed=args.seed,
+        alignment=args.alignment,
+        drl=drl,
+        progress=not args.no_progress,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="difsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_build_agent(sub)
     _add_convert_trace(sub)
+    _add_pipeline(sub)
     return parser
 
 

@@ -1,0 +1,120 @@
+"""Content-addressed stage folders: a stage's folder name carries a hash of what
+it depends on (its settings, the seed, the hashes of the stages it reads), and a
+``stage.json`` marker, written last and atomically, says it finished.
+
+Same inputs -> same folder -> the marker is there -> skip. Changed inputs -> a
+new folder beside the old one. A crash leaves a folder without a marker, which
+the next run continues (datasets and training resume; short stages start over).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+
+MARKER = "stage.json"
+
+
+def content_hash(obj) -> str:
+    """12 hex digits of the SHA-256 of `obj` as canonical JSON."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write JSON through a temporary file and a rename: never half a file."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike):
+    with open(path) as f:
+        return json.load(f)
+
+
+class Stage:
+    """One stage's folder ``root/{name}-{hash}`` and its completion marker."""
+
+    def __init__(self, root: str, name: str, key: dict):
+        self.name = name
+        self.key = key
+        self.hash = content_hash(key)
+        self.folder = f"{name}-{self.hash}"
+        self.path = os.path.join(root, self.folder)
+
+    @property
+    def marker(self) -> str:
+        return os.path.join(self.path, MARKER)
+
+    @property
+    def done(self) -> bool:
+        if not os.path.exists(self.marker):
+            return False
+        try:
+            return read_json(self.marker).get("hash") == self.hash
+        except (OSError, ValueError):  # a damaged marker: run again
+            return False
+
+    @property
+    def summary(self) -> dict:
+        return read_json(self.marker)["summary"]
+
+    def finish(self, summary: dict, seconds: float) -> None:
+        record = {"stage": self.name, "hash": self.hash, "key": self.key}
+        record.update(seconds=round(seconds, 3), summary=summary)
+        write_json(self.marker, record)
+
+
+class StageLog:
+    """Runs stages in order with progress lines; remembers what ran and what was skipped."""
+
+    def __init__(self, root: str, log: Callable[[str], None] = print):
+        self.root = root
+        self.log = log
+        self.records: list[dict] = []
+
+    def stage(self, name: str, key: dict) -> Stage:
+        return Stage(self.root, name, key)
+
+    def run(self, stage: Stage, work: Callable[[Stage], dict]) -> dict:
+        """`work(stage)` -> summary, unless the stage finished already; returns the summary."""
+        number = len(self.records) + 1
+        if stage.done:
+            self.log(f"stage {stage.name}: done already, skipping ({stage.folder})")
+            marker = read_json(stage.marker)
+            self.records.append(self._record(stage, "done earlier", marker.get("seconds", 0.0)))
+            return marker["summary"]
+        resumed = os.path.isdir(stage.path)
+        verb = "resuming" if resumed else "running"
+        self.log(f"[{number}] stage {stage.name}: {verb} -> {stage.folder}")
+        os.makedirs(stage.path, exist_ok=True)
+        t0 = time.perf_counter()
+        summary = work(stage)
+        seconds = time.perf_counter() - t0
+        stage.finish(summary, seconds)
+        self.log(f"[{number}] stage {stage.name}: done in {seconds:.1f} s")
+        self.records.append(self._record(stage, "resumed" if resumed else "ran", seconds))
+        return summary
+
+    @staticmethod
+    def _record(stage: Stage, status: str, seconds: float) -> dict:
+        return {
+            "stage": stage.name,
+            "folder": stage.folder,
+            "status": status,
+            "seconds": round(seconds, 1),
+        }
