@@ -59,6 +59,29 @@ def _mdp(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
     return ResolvedPolicy("mdp", mdp.mdp_act, mdp.slice_policy_params(config, agents))
 
 
+def _drl(kind: str):
+    """``ppo:RUN`` / ``sac:RUN``: the best actor of a `difsched train-drl` run,
+    acting with its mean action (deterministic)."""
+
+    def build(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+        from difsched_jax.train.drl import load_policy
+
+        if not arg:
+            raise ValueError(f"policy {kind!r} needs a train-drl run folder: {kind}:RUN")
+        act, params, run = load_policy(arg)
+        if run.algo != kind:
+            raise ValueError(f"{arg} is a {run.algo} run, not {kind}: use {run.algo}:{arg}")
+        trained = run.env()
+        if (trained.num_users, trained.budget) != (config.num_users, config.budget):
+            raise ValueError(
+                f"{arg} was trained for {trained.num_users} users and B = {trained.budget} "
+                f"(env config {run.env_config}), not {config.num_users} users and B = {config.budget}"
+            )
+        return ResolvedPolicy(kind, act, params)
+
+    return build
+
+
 # name -> builder(config, argument after ':' or None)
 BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
     "equal": _heuristic("equal", heuristics.equal_share),
@@ -67,6 +90,8 @@ BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
     "oracle": _oracle_builder("oracle", None),
     "oracle-perfect": _oracle_builder("oracle-perfect", "perfect"),
     "mdp": _mdp,
+    "ppo": _drl("ppo"),
+    "sac": _drl("sac"),
 }
 
 

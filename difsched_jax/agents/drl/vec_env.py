@@ -1,0 +1,72 @@
+"""The environment as the deep-RL trainers see it: S slices stepped together.
+
+Thin vmaps over `env.reset`/`env.step` (one slice each) plus the agent-facing
+conventions (state 2u/L - 1, r = (a + 1) B / 2, reward 1 - loss). Episode ends
+are time limits, not terminal states: learners bootstrap from
+``info["next_obs"]``, the true successor, never from the auto-reset state.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from difsched_jax.env import EnvParams, EnvSpec, EnvState, normalize_obs, reset, step
+
+
+@struct.dataclass
+class VecStep:
+    """One step of S slices; every field has leading axis S."""
+
+    next_state: EnvState
+    reward: jax.Array  # (S,) 1 - loss
+    loss: jax.Array  # (S,) packet-loss rate
+    next_s: jax.Array  # (S, N) normalised true successor state (before any auto-reset)
+    done: jax.Array  # (S,) bool episode ended (time limit) this step
+
+
+def reset_slices(key: jax.Array, params: EnvParams, spec: EnvSpec, num_slices: int) -> EnvState:
+    keys = jax.random.split(key, num_slices)
+    _, state = jax.vmap(reset, in_axes=(0, None, None))(keys, params, spec)
+    return state
+
+
+def observe(state: EnvState, spec: EnvSpec) -> jax.Array:
+    """(S, N) normalised state s = 2u/L - 1 of the observed counts."""
+    return normalize_obs(state.obs, spec.window)
+
+
+def step_slices(
+    key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams, spec: EnvSpec
+) -> VecStep:
+    """Step every slice with agent actions a in [-1, 1]^N, (S, N)."""
+    budget = params.budget.astype(jnp.float32)
+    r = (jnp.clip(action, -1.0, 1.0) + 1.0) * budget / 2.0  # (S, N) resource blocks
+    keys = jax.random.split(key, action.shape[0])
+    _, new_state, reward, done, info = jax.vmap(step, in_axes=(0, 0, 0, None, None))(
+        keys, state, r, params, spec
+    )
+    return VecStep(
+        next_state=new_state,
+        reward=reward,
+        loss=info["loss"],
+        next_s=normalize_obs(info["next_obs"], spec.window),
+        done=done,
+    )
+
+
+def split_params(params: EnvParams, val_fraction: float) -> tuple[EnvParams, EnvParams]:
+    """Cut a split's trace in two: the first part to train on, the last
+    `val_fraction` held out for model selection (validation)."""
+    length = params.actual.shape[0]
+    n_val = int(round(length * val_fraction))
+    if not 2 <= n_val <= length - 2:
+        raise ValueError(
+            f"val_fraction {val_fraction} leaves {n_val} of {length} windows for validation; "
+            "both parts need at least 2"
+        )
+    cut = length - n_val
+    train = params.replace(actual=params.actual[:cut], observed=params.observed[:cut])
+    val = params.replace(actual=params.actual[cut:], observed=params.observed[cut:])
+    return train, val

@@ -1,0 +1,90 @@
+"""Best + latest Orbax checkpoints of any pytree, kept side by side.
+
+    DIR/latest/<step>/   the most recent state (to resume)
+    DIR/best/<step>/     the state that scored best so far (to deploy)
+
+Each slot is its own CheckpointManager keeping one step, so saving a best
+never deletes the latest (Orbax's own best-only retention can) and vice
+versa. Every checkpoint carries a JSON ``meta`` dict next to the arrays.
+Typed PRNG keys are stored as their raw key data and re-wrapped on restore;
+restored arrays are uncommitted, like fresh ones (no recompiles after resume).
+Saving is synchronous: a checkpoint is complete when `save` returns.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+SLOTS = ("latest", "best")
+
+
+def _is_key(x) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_saveable(tree):
+    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _from_saveable(tree, like):
+    # Orbax hands back arrays committed to a device, and a jitted function called
+    # with committed arguments compiles anew: make them plain (uncommitted) again.
+    def restore_leaf(x, ref):
+        x = jnp.asarray(np.asarray(x))
+        return jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref)) if _is_key(ref) else x
+
+    return jax.tree.map(restore_leaf, tree, like)
+
+
+class BestLatest:
+    """Save/restore a pytree in the "latest" and "best" slots under `directory`."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = os.path.abspath(os.fspath(directory))
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=1, create=True, enable_async_checkpointing=False
+        )
+        self._managers = {
+            slot: ocp.CheckpointManager(os.path.join(self.directory, slot), options=options)
+            for slot in SLOTS
+        }
+
+    def _manager(self, slot: str) -> ocp.CheckpointManager:
+        if slot not in SLOTS:
+            raise ValueError(f"checkpoint slot must be one of {SLOTS}, got {slot!r}")
+        return self._managers[slot]
+
+    def step(self, slot: str) -> int | None:
+        """Step of the checkpoint in `slot`, or None when there is none."""
+        return self._manager(slot).latest_step()
+
+    def save(self, slot: str, step: int, tree, meta: dict | None = None) -> None:
+        mgr = self._manager(slot)
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(_to_saveable(tree)), meta=ocp.args.JsonSave(meta or {})
+        )
+        mgr.save(int(step), args=args, force=True)
+        mgr.wait_until_finished()
+
+    def restore(self, slot: str, like) -> tuple[object, dict] | None:
+        """(tree, meta) from `slot`, shaped like `like` (a pytree of arrays or
+        ShapeDtypeStructs with the saved structure); None when the slot is empty."""
+        mgr = self._manager(slot)
+        step = mgr.latest_step()
+        if step is None:
+            return None
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_saveable(like))
+        args = ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+        )
+        restored = mgr.restore(step, args=args)
+        return _from_saveable(restored.state, like), dict(restored.meta or {})
+
+    def close(self) -> None:
+        for mgr in self._managers.values():
+            mgr.close()
