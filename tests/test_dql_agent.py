@@ -130,6 +130,8 @@ def test_act_methods_and_policy_adapter(agent):
         assert a.shape == (5, CFG.action_dim) and float(jnp.abs(a).max()) <= 1.0
     with pytest.raises(ValueError, match="method"):
         act(agent, jax.random.PRNGKey(7), obs, 8, 1.0, "best")
+    with pytest.raises(ValueError, match="critic"):
+        act(agent, jax.random.PRNGKey(7), obs, 8, 1.0, "greedy", "stale")
 
     pp = policy_params(agent, num_candidates=8, eta=1.0, method="greedy")
     counts = jnp.array([0, 25, 50], jnp.int32)
@@ -137,7 +139,7 @@ def test_act_methods_and_policy_adapter(agent):
     @jax.jit
     def both(pp, key, counts):  # the adapter = act on the normalised state, in blocks
         s = (2.0 * counts / CFG.window - 1.0)[None]
-        a = _act(pp.actor, pp.critic_target, CFG, key, s, 8, pp.eta, "greedy")[0]
+        a = _act(pp.actor, pp.critic, CFG, key, s, 8, pp.eta, "greedy")[0]
         return dql_policy(pp, key, counts), (a + 1.0) * CFG.budget / 2.0
 
     r, r_act = both(pp, jax.random.PRNGKey(8), counts)

@@ -19,7 +19,8 @@ from difsched_jax.agents.dql import (
 )
 
 STAR = jnp.array([0.5, -0.5])
-# γ = 0 (a bandit); fast EMA so the target critic that ranks candidates keeps up
+# γ = 0 (a bandit); default EMA (targets frozen for 1,000 updates): candidates are
+# ranked by the online critic
 CFG = DQLConfig(
     state_dim=2,
     action_dim=2,
@@ -31,9 +32,6 @@ CFG = DQLConfig(
     gamma=0.0,
     lr=3e-3,
     lr_decay_steps=0,
-    ema_start=0,
-    ema_period=1,
-    ema_tau=0.05,
 )
 
 

@@ -2,12 +2,14 @@
 
 from difsched_jax.agents.dql.agent import (
     ACT_METHODS,
+    RANKING_CRITICS,
     DQLAgent,
     act,
     critic_target,
     init_agent,
     lr_schedule,
     make_optimizer,
+    ranking_critic,
     update,
     update_with_target,
 )
@@ -29,6 +31,7 @@ from difsched_jax.agents.dql.schedule import make_schedule, timestep_embedding, 
 
 __all__ = [
     "ACT_METHODS",
+    "RANKING_CRITICS",
     "Batch",
     "DQLAgent",
     "DQLConfig",
@@ -44,6 +47,7 @@ __all__ = [
     "make_optimizer",
     "make_schedule",
     "policy_params",
+    "ranking_critic",
     "replay_add",
     "replay_from_batch",
     "replay_init",

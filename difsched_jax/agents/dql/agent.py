@@ -30,6 +30,7 @@ from difsched_jax.agents.dql.sampling import (
 )
 
 ACT_METHODS = ("greedy", "eas", "bc")
+RANKING_CRITICS = ("online", "target")
 
 
 @struct.dataclass
@@ -184,9 +185,9 @@ def _update(agent: DQLAgent, batch: Batch, key, bc_batch: Batch | None = None):
 update = jax.jit(_update)
 
 
-def _act(actor, critic_target, cfg: DQLConfig, key, obs, num_candidates, eta, method):
+def _act(actor, critic, cfg: DQLConfig, key, obs, num_candidates, eta, method):
     """obs (B, S) → actions (B, A): N DDIM(η) candidates per state, scored by the
-    target critic's ensemble mean of min(Q1, Q2), then greedy / EAS / uniform."""
+    ensemble mean of min(Q1, Q2) of `critic`, then greedy / EAS / uniform."""
     if method not in ACT_METHODS:
         raise ValueError(f"method must be one of {ACT_METHODS}, got {method!r}")
     b, n = obs.shape[0], num_candidates
@@ -196,7 +197,7 @@ def _act(actor, critic_target, cfg: DQLConfig, key, obs, num_candidates, eta, me
     if method == "bc":
         idx = jax.random.randint(k_pick, (b,), 0, n)
     else:
-        q = q_min(critic_target, cfg, s_rep, cand.reshape(b * n, -1)).mean(0).reshape(b, n)
+        q = q_min(critic, cfg, s_rep, cand.reshape(b * n, -1)).mean(0).reshape(b, n)
         if method == "greedy":
             idx = jnp.argmax(q, axis=1)
         else:  # "eas": sample ∝ softmax(Q)
@@ -204,11 +205,30 @@ def _act(actor, critic_target, cfg: DQLConfig, key, obs, num_candidates, eta, me
     return jnp.take_along_axis(cand, idx[:, None, None], axis=1)[:, 0]
 
 
-@partial(jax.jit, static_argnames=("num_candidates", "method"))
-def act(agent: DQLAgent, key, obs, num_candidates: int = 50, eta=1.0, method: str = "greedy"):
+def ranking_critic(agent: DQLAgent, critic: str = "online"):
+    """Params of the critic that ranks candidates. "online" by default: the reference
+    ranked with the EMA target, which stays at its random init for the first 1,000
+    updates (a quirk SPEC §5 does not copy; a reloaded reference model ranks with the
+    online weights, since loading copies them into the target)."""
+    if critic not in RANKING_CRITICS:
+        raise ValueError(f"critic must be one of {RANKING_CRITICS}, got {critic!r}")
+    return agent.critic if critic == "online" else agent.critic_target
+
+
+@partial(jax.jit, static_argnames=("num_candidates", "method", "critic"))
+def act(
+    agent: DQLAgent,
+    key,
+    obs,
+    num_candidates: int = 50,
+    eta=1.0,
+    method: str = "greedy",
+    critic: str = "online",
+):
     """Actions in [−1, 1]^A for states obs (B, S) (or one state (S,)). Pure, jitted;
-    `eta` is traced (vary it without recompiling)."""
+    `eta` is traced (vary it without recompiling). `critic`: "online" or "target"."""
     single = obs.ndim == 1
     obs2 = obs[None] if single else obs
-    a = _act(agent.actor, agent.critic_target, agent.config, key, obs2, num_candidates, eta, method)
+    q_params = ranking_critic(agent, critic)
+    a = _act(agent.actor, q_params, agent.config, key, obs2, num_candidates, eta, method)
     return a[0] if single else a

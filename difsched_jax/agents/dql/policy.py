@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from difsched_jax.agents.dql.agent import ACT_METHODS, DQLAgent, _act
+from difsched_jax.agents.dql.agent import ACT_METHODS, DQLAgent, _act, ranking_critic
 from difsched_jax.agents.dql.config import DQLConfig
 from difsched_jax.env.build import action_to_allocation, normalize_obs
 
@@ -19,7 +19,7 @@ from difsched_jax.env.build import action_to_allocation, normalize_obs
 @struct.dataclass
 class DQLPolicyParams:
     actor: dict  # online actor params (samples candidates)
-    critic_target: dict  # target critic params (ranks candidates)
+    critic: dict  # params of the critic that ranks candidates (online by default)
     eta: jax.Array  # () DDIM η, traced
     config: DQLConfig = struct.field(pytree_node=False)
     num_candidates: int = struct.field(pytree_node=False, default=50)
@@ -27,15 +27,20 @@ class DQLPolicyParams:
 
 
 def policy_params(
-    agent: DQLAgent, num_candidates: int = 50, eta: float = 1.0, method: str = "greedy"
+    agent: DQLAgent,
+    num_candidates: int = 50,
+    eta: float = 1.0,
+    method: str = "greedy",
+    critic: str = "online",
 ) -> DQLPolicyParams:
     """Policy params for evaluation (defaults: 50 candidates, η = 1, greedy) or
-    exploration (e.g. 10 candidates, "eas", η ~ U(0.5, 3))."""
+    exploration (e.g. 10 candidates, "eas", η ~ U(0.5, 3)); `critic` ranks candidates
+    ("online" or "target", see `ranking_critic`)."""
     if method not in ACT_METHODS:
         raise ValueError(f"method must be one of {ACT_METHODS}, got {method!r}")
     return DQLPolicyParams(
         actor=agent.actor,
-        critic_target=agent.critic_target,
+        critic=ranking_critic(agent, critic),
         eta=jnp.asarray(eta, jnp.float32),
         config=agent.config,
         num_candidates=num_candidates,
@@ -49,7 +54,7 @@ def dql_policy(params: DQLPolicyParams, key, obs_counts):
     s = normalize_obs(obs_counts, cfg.window)[None]  # (1, N)
     a = _act(
         params.actor,
-        params.critic_target,
+        params.critic,
         cfg,
         key,
         s,
