@@ -132,3 +132,36 @@ def test_config_validation():
     assert (bc.lr, bc.lcb_coef, bc.w_bc) == (5e-4, 0.15, 1.0)
     assert (nobc.lr, nobc.lcb_coef, nobc.w_bc) == (5e-3, 0.01, 0.0)
     assert DQLConfig.from_dict(bc.to_dict()) == bc
+
+
+def test_samplers_match_the_reference_loops():
+    """DDIM and DDPM equal the reference's per-step formulas written out in NumPy."""
+    key = jax.random.PRNGKey(5)
+    actor = init_actor(key, TINY)
+    s = jax.random.uniform(key, (4, TINY.state_dim), minval=-1, maxval=1)
+    eps_fn = jax.jit(lambda a, t: make_actor(TINY).apply(actor, a, s, jnp.full((4,), t)))
+    sch = make_schedule(TINY.num_steps, TINY.beta_min, TINY.beta_max)
+    ab, beta, alpha = (np.asarray(x, np.float64) for x in (sch.alpha_bar, sch.beta, sch.alpha))
+    k0, k1 = jax.random.split(key)
+    shape = (4, TINY.action_dim)
+    z0 = np.asarray(jax.random.normal(k0, shape), np.float64)
+    z = np.asarray(jax.random.normal(k1, (TINY.num_steps,) + shape), np.float64)
+    eta = 0.7
+    a = z0 * eta * np.sqrt(1 - ab[-1])
+    for step in range(TINY.num_steps, 0, -1):  # reference sample_DDIM
+        al, al_prev = ab[step - 1], (ab[step - 2] if step > 1 else 1.0)
+        eps = np.asarray(eps_fn(jnp.asarray(a, jnp.float32), step), np.float64)
+        sigma = eta * np.sqrt((1 - al_prev) / (1 - al)) * np.sqrt(1 - al / al_prev)
+        x0 = np.sqrt(al_prev) * (a - np.sqrt(1 - al) * eps) / np.sqrt(al)
+        a = x0 + np.sqrt(max(1 - al_prev - sigma**2, 0.0)) * eps + sigma * z[step - 1]
+    got = ddim_sample(TINY, actor, key, s, eta, clip=False)
+    np.testing.assert_allclose(got, a, rtol=1e-4, atol=1e-5)
+
+    a = z0 * np.sqrt(1 - ab[-1])
+    for step in range(TINY.num_steps, 0, -1):  # reference sample_DDPM
+        i = step - 1
+        eps = np.asarray(eps_fn(jnp.asarray(a, jnp.float32), step), np.float64)
+        mean = (a - beta[i] / np.sqrt(1 - ab[i]) * eps) / np.sqrt(alpha[i])
+        a = mean + (np.sqrt(beta[i]) * z[i] if step > 1 else 0.0)
+    got = ddpm_sample(TINY, actor, key, s, clip=False)
+    np.testing.assert_allclose(got, a, rtol=1e-4, atol=1e-5)
