@@ -59,10 +59,48 @@ def plot_allocations(
             ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title or "allocation per user vs observed packet count")
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_experiment_summary(
+    experiments: list[tuple[str, list[dict]]], path, title: str = ""
+) -> str:
+    """Grouped bars: one group per experiment, one bar per policy (mean loss, 95 % CI).
+    experiments: (group title, result rows with label, mean_loss, ci95)."""
+    labels = list(dict.fromkeys(r["label"] for _, rows in experiments for r in rows))
+    width = 0.8 / max(1, len(labels))
+    fig = Figure(figsize=(max(6.0, 2.2 * len(experiments) + 2.0), 4.0))
+    ax = fig.add_subplot()
+    cmap = matplotlib_colors(len(labels))
+    for j, label in enumerate(labels):
+        xs, ms, es = [], [], []
+        for g, (_, rows) in enumerate(experiments):
+            for r in rows:
+                if r["label"] == label:
+                    xs.append(g - 0.4 + (j + 0.5) * width)
+                    ms.append(r["mean_loss"])
+                    es.append(np.nan_to_num(r["ci95"]))
+        ax.bar(xs, ms, width, yerr=es, capsize=2, label=label, color=cmap[j])
+    ax.set_xticks(range(len(experiments)), [t for t, _ in experiments])
+    ax.set_ylabel("mean packet loss (95 % CI)")
+    ax.set_title(title or "mean packet loss per experiment")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def matplotlib_colors(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _save(fig: Figure, path) -> str:
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
 
@@ -149,6 +187,8 @@ def render_report(results: dict) -> str:
         "policy sees. The interval is a 95 % t-interval over independent slices.",
         "",
     ]
+    if results.get("summary_figure"):
+        out += [f"![mean packet loss per experiment]({results['summary_figure']})", ""]
     for e in results["experiments"]:
         out += _experiment_section(e)
     out += ["## Stages", "", "| stage | folder | status | seconds |", "|---|---|---|---|"]

@@ -127,7 +127,7 @@ def run_pipeline(
 
     report_key = {
         "preset": preset.to_dict(),
-        "stages": [r["folder"] for r in log_.records],
+        "stages": {f: content_hash(s) for f, s in log_.summaries.items()},
         "traffic": inp.traffic_id,
     }
     report_st = Stage(out, "report", report_key)
@@ -177,6 +177,13 @@ def run_pipeline(
         "stages": log_.records,
         "experiments": experiments,
     }
+    if len(experiments) > 1:  # one chart across experiments (paper preset)
+        from difsched_jax.evaluate.report import plot_experiment_summary
+
+        groups = [(f"experiment {x['experiment']}", x["results"]) for x in experiments]
+        os.makedirs(report_st.path, exist_ok=True)
+        plot_experiment_summary(groups, os.path.join(report_st.path, "summary.png"))
+        results["summary_figure"] = f"{report_st.folder}/summary.png"
     write_json(results_path, results)
     tmp = f"{report_path}.tmp"
     with open(tmp, "w") as f:

@@ -85,7 +85,8 @@ class StageLog:
     def __init__(self, root: str, log: Callable[[str], None] = print):
         self.root = root
         self.log = log
-        self.records: list[dict] = []
+        self.records: list[dict] = []  # stage, folder, status, seconds
+        self.summaries: dict[str, dict] = {}  # folder -> what the stage returned
 
     def stage(self, name: str, key: dict) -> Stage:
         return Stage(self.root, name, key)
@@ -96,8 +97,10 @@ class StageLog:
         if stage.done:
             self.log(f"stage {stage.name}: done already, skipping ({stage.folder})")
             marker = read_json(stage.marker)
+            summary = marker["summary"]
             self.records.append(self._record(stage, "done earlier", marker.get("seconds", 0.0)))
-            return marker["summary"]
+            self.summaries[stage.folder] = summary
+            return summary
         resumed = os.path.isdir(stage.path)
         verb = "resuming" if resumed else "running"
         self.log(f"[{number}] stage {stage.name}: {verb} -> {stage.folder}")
@@ -108,6 +111,7 @@ class StageLog:
         stage.finish(summary, seconds)
         self.log(f"[{number}] stage {stage.name}: done in {seconds:.1f} s")
         self.records.append(self._record(stage, "resumed" if resumed else "ran", seconds))
+        self.summaries[stage.folder] = summary
         return summary
 
     @staticmethod
