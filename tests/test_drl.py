@@ -17,21 +17,23 @@ from difsched_jax.traffic import get_trace
 from difsched_jax.train.checkpoint import BestLatest
 
 
-def test_tanh_log_prob_matches_change_of_variables():
-    # 1-D: density of a = tanh(z) is N(z) / (1 - a^2); compare with a histogram-free formula
-    key = jax.random.key(0)
-    mean, log_std = jnp.array([[0.3]]), jnp.array([[-0.2]])
-    a, logp = dist.sample_tanh(key, mean, log_std)
-    z = jnp.arctanh(a)
-    expected = jax.scipy.stats.norm.logpdf(z, mean, jnp.exp(log_std)) - jnp.log(1 - a**2)
-    np.testing.assert_allclose(logp, expected[..., 0], rtol=1e-4)
+@pytest.mark.parametrize("squash", ["tanh", "simplex"])
+def test_log_det_matches_the_jacobian(squash):
+    # log pi(a) = log N(z) - log|det da/dz| over the first D coordinates of a
+    z = jax.random.normal(jax.random.key(0), (4,))
+    dim = z.shape[0]
+    jac = jax.jacobian(lambda x: dist.squash_latent(x, squash)[:dim])(z)
+    np.testing.assert_allclose(dist.log_det(z, squash), jnp.linalg.slogdet(jac)[1], rtol=1e-4)
+    with pytest.raises(ValueError, match="no density"):
+        dist.log_det(z, "softmax")
 
 
 @pytest.mark.parametrize("n", [2, 8, 20])
 def test_equal_share_bias_squashes_to_equal_share(n):
     for squash in dist.SQUASHES:
-        z = jnp.full((n,), dist.equal_share_bias(squash, n))
+        z = jnp.full((dist.latent_dim(squash, n),), dist.equal_share_bias(squash, n))
         a = dist.squash_latent(z, squash)
+        assert a.shape == (n,)
         np.testing.assert_allclose(a, 2.0 / n - 1.0, atol=1e-6)
 
 
@@ -42,8 +44,12 @@ def test_softmax_squash_spends_exactly_the_budget():
 
 
 @pytest.mark.parametrize("arch", ["mlp", "deepsets"])
-@pytest.mark.parametrize("squash", ["tanh", "softmax"])
+@pytest.mark.parametrize("squash", ["tanh", "softmax", "simplex"])
 def test_initial_policy_is_equal_share(arch, squash):
+    if arch == "deepsets" and squash == "simplex":
+        with pytest.raises(ValueError, match="pins the last user"):
+            ActorSpec(num_users=8, window=200, arch=arch, squash=squash)
+        return
     spec = ActorSpec(num_users=8, window=200, hidden=(16,), arch=arch, squash=squash)
     params = spec.module().init(jax.random.key(0), jnp.zeros(8))["params"]
     policy = DeterministicPolicy(spec)
@@ -80,6 +86,8 @@ def test_config_validation_messages():
         sac.SACConfig(num_slices=7, buffer_size=100)
     with pytest.raises(ValueError, match="squash"):
         ppo.PPOConfig(squash="beta")
+    with pytest.raises(ValueError, match="action density"):
+        sac.SACConfig(squash="softmax")
 
 
 @pytest.mark.parametrize("algo", ["sac"])  # PPO's state goes round in the resume test

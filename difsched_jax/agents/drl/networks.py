@@ -62,7 +62,7 @@ class Trunk(nn.Module):
 
 
 class GaussianActor(nn.Module):
-    """s (..., N) -> (mean, log_std) of the latent Gaussian, each (..., N).
+    """s (..., N) -> (mean, log_std) of the latent Gaussian, each (..., D).
 
     The mean head starts with near-zero weights and bias `mean_bias` (the latent
     of the equal share), so the initial policy is the equal share plus noise.
@@ -76,10 +76,11 @@ class GaussianActor(nn.Module):
     mean_bias: float = 0.0
     state_std: bool = False
     init_log_std: float = -0.5
+    latent_dim: int | None = None  # "mlp" only: latent size (default N)
 
     @nn.compact
     def __call__(self, s):
-        n = s.shape[-1]
+        n = self.latent_dim or s.shape[-1]
         per_user = self.arch == "deepsets"
         h = Trunk(self.hidden, self.arch, self.activation)(s[..., None] if per_user else s)
         out = 1 if per_user else n

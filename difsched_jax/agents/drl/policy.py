@@ -7,8 +7,13 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from difsched_jax.agents.drl.distributions import equal_share_bias, squash_latent
-from difsched_jax.agents.drl.networks import GaussianActor
+from difsched_jax.agents.drl.distributions import (
+    check_squash,
+    equal_share_bias,
+    latent_dim,
+    squash_latent,
+)
+from difsched_jax.agents.drl.networks import GaussianActor, check_net
 from difsched_jax.env import normalize_obs
 
 
@@ -25,14 +30,22 @@ class ActorSpec:
     state_std: bool = False
     init_log_std: float = -0.5
 
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        check_squash(self.squash)
+        check_net(self.arch, self.activation)
+        if self.arch == "deepsets" and self.squash == "simplex":
+            raise ValueError('squash "simplex" pins the last user: use arch "mlp"')
+
     def module(self) -> GaussianActor:
         return GaussianActor(
-            hidden=tuple(self.hidden),
+            hidden=self.hidden,
             arch=self.arch,
             activation=self.activation,
             mean_bias=equal_share_bias(self.squash, self.num_users),
             state_std=self.state_std,
             init_log_std=self.init_log_std,
+            latent_dim=latent_dim(self.squash, self.num_users),
         )
 
     def mean_action(self, actor_params, s: jax.Array) -> jax.Array:

@@ -6,6 +6,8 @@ the S transitions go into a ring buffer held in the state, then
 holds `learning_starts` transitions). `train_chunk` scans over iterations.
 Exploration before learning starts uses the initial policy (the equal share
 plus noise), not uniform random actions, which ask for N/2 budgets on average.
+The default squash is "simplex" (allocations that spend exactly B; see
+`distributions`): with tanh, the entropy bonus drags 20-user slices to a ~ 0.
 Episode ends are time limits: targets always bootstrap from the true successor.
 """
 
@@ -39,7 +41,9 @@ class SACConfig:
     reward_scale: float = 1.0
     reward_center: bool = True  # subtract the buffer's mean reward in the targets
     init_alpha: float = 0.05
-    target_entropy_per_user: float = -1.0  # target entropy = this x N
+    # target entropy = log volume of the action set + this x latent size
+    target_entropy_per_user: float = -1.0
+    squash: str = "simplex"  # or "tanh" (whose entropy pulls towards a = 0: N/2 budgets)
     hidden: tuple[int, ...] = (64, 64)
     arch: str = "mlp"  # "deepsets" learns as well per update but costs ~8x (N) per update
     activation: str = "relu"
@@ -58,6 +62,10 @@ class SACConfig:
                 f"num_slices ({self.num_slices})"
             )
         check_net(self.arch, self.activation)
+        dist.check_squash(self.squash)
+        if self.squash == "softmax":
+            raise ValueError('SAC needs an action density: squash "simplex" or "tanh"')
+        self.actor_spec(2, 200)  # validates arch/squash together
 
     @property
     def steps_per_iter(self) -> int:
@@ -70,7 +78,7 @@ class SACConfig:
             self.hidden,
             self.arch,
             self.activation,
-            "tanh",
+            self.squash,
             True,
             self.init_log_std,
         )
@@ -172,7 +180,9 @@ def _update(cfg: SACConfig, spec: EnvSpec, buf: Buffer, st: Learner, key):
     alpha = jnp.exp(st.log_alpha)
     opt = optax.adam(cfg.lr)
 
-    a_next, logp_next = dist.sample_tanh(k_next, *actor_mod.apply({"params": st.actor}, s_next))
+    a_next, logp_next = dist.sample(
+        k_next, *actor_mod.apply({"params": st.actor}, s_next), cfg.squash
+    )
     q_next = critic_mod.apply({"params": st.target}, s_next, a_next).min(axis=0)
     y = cfg.reward_scale * r + cfg.gamma * (q_next - alpha * logp_next)  # (B,)
 
@@ -185,7 +195,7 @@ def _update(cfg: SACConfig, spec: EnvSpec, buf: Buffer, st: Learner, key):
     critic = optax.apply_updates(st.critic, upd)
 
     def actor_loss(params):
-        a_pi, logp = dist.sample_tanh(k_pi, *actor_mod.apply({"params": params}, s))
+        a_pi, logp = dist.sample(k_pi, *actor_mod.apply({"params": params}, s), cfg.squash)
         q = critic_mod.apply({"params": critic}, s, a_pi).min(axis=0)
         return jnp.mean(alpha * logp - q), logp
 
@@ -193,7 +203,8 @@ def _update(cfg: SACConfig, spec: EnvSpec, buf: Buffer, st: Learner, key):
     upd, actor_opt = opt.update(grads, st.actor_opt, st.actor)
     actor = optax.apply_updates(st.actor, upd)
 
-    target_entropy = cfg.target_entropy_per_user * spec.num_users
+    n, dim = spec.num_users, dist.latent_dim(cfg.squash, spec.num_users)
+    target_entropy = dist.log_volume(cfg.squash, n) + cfg.target_entropy_per_user * dim
     entropy = -jax.lax.stop_gradient(logp).mean()
     alpha_grad = jax.grad(lambda la: la * (entropy - target_entropy))(st.log_alpha)
     upd, alpha_opt = opt.update(alpha_grad, st.alpha_opt, st.log_alpha)
@@ -215,7 +226,7 @@ def _iteration(cfg: SACConfig, spec: EnvSpec, env_params: EnvParams, st: SACStat
     key, k_act, k_env, k_upd = jax.random.split(st.key, 4)
     actor_mod, _ = _modules(cfg, spec)
     s = observe(st.env, spec)  # (S, N)
-    a, _ = dist.sample_tanh(k_act, *actor_mod.apply({"params": st.actor}, s))
+    a, _ = dist.sample(k_act, *actor_mod.apply({"params": st.actor}, s), cfg.squash)
     vs = step_slices(k_env, st.env, a, env_params, spec)
     buf = _insert(st.buffer, s, a, vs.reward, vs.next_s)
 
