@@ -284,13 +284,22 @@ def _add_pipeline(sub) -> None:
         help="deep-RL baselines to train too, comma-separated (ppo,sac) or 'none' "
         "(default: the preset's: none for quick, ppo,sac for paper)",
     )
+    p.add_argument(
+        "--compile-cache",
+        default=None,
+        help="folder that keeps compiled XLA programs between runs (default "
+        "$JAX_COMPILATION_CACHE_DIR or ~/.cache/difsched_jax/xla; 'none': off)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_pipeline)
 
 
 def _cmd_pipeline(args) -> int:
     from difsched_jax.pipeline import run_pipeline
+    from difsched_jax.pipeline.compile_cache import default_cache_dir, use_compile_cache
 
+    if args.compile_cache != "none":
+        use_compile_cache(args.compile_cache or default_cache_dir())
     drl = None
     if args.drl is not None:
         drl = tuple(a.strip() for a in args.drl.split(",") if a.strip() not in ("", "none"))

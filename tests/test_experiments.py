@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from difsched_jax.pipeline.compile_cache import use_compile_cache
+
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 SCRIPTS = ["01_build_agents", "02_gen_datasets", "03_train", "04_evaluate", "05_figures"]
 
@@ -27,6 +29,15 @@ def _script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compile_cache(tmp_path_factory):
+    """One persistent XLA cache for the pipeline and experiment tests of a session:
+    their tiny runs share programs (the tests take half the time); restored after."""
+    previous = use_compile_cache(tmp_path_factory.getbasetemp() / "xla-cache")
+    yield
+    use_compile_cache(previous)
 
 
 @pytest.fixture(scope="module")

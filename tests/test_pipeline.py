@@ -15,6 +15,7 @@ from difsched_jax.cli import build_parser, main
 from difsched_jax.config import get_env_config
 from difsched_jax.evaluate.compare import compare_policies, eval_trace
 from difsched_jax.pipeline import get_preset, run_pipeline
+from difsched_jax.pipeline.compile_cache import use_compile_cache
 from difsched_jax.pipeline.stages import Stage, content_hash
 
 LABELS = [
@@ -27,6 +28,15 @@ LABELS = [
     "oracle (predicted obs)",
     "oracle (perfect obs)",
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compile_cache(tmp_path_factory):
+    """One persistent XLA cache for the pipeline and experiment tests of a session:
+    their tiny runs share programs (the tests take half the time); restored after."""
+    previous = use_compile_cache(tmp_path_factory.getbasetemp() / "xla-cache")
+    yield
+    use_compile_cache(previous)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +110,8 @@ def test_interrupted_evaluation_resumes(tiny_run):
     out, results, _ = tiny_run
     (ev,) = [d for d in os.listdir(out) if d.startswith("eval-exp0-")]
     os.remove(os.path.join(out, ev, "stage.json"))
-    os.remove(os.path.join(out, ev, "policy02.npz"))  # equal share
+    (equal,) = [f for f in os.listdir(os.path.join(out, ev)) if f.startswith("equal-share-")]
+    os.remove(os.path.join(out, ev, equal))
     lines: list[str] = []
     again = run_pipeline("tiny", out, progress=False, log=lines.append)
     assert any(f"stage eval-exp0: resuming -> {ev}" in line for line in lines)

@@ -25,7 +25,7 @@ class Preset:
     drl: tuple[str, ...] = ()  # online deep-RL baselines to train ("ppo", "sac")
     drl_steps: int = 100_000
     drl_run: dict = field(default_factory=dict)  # drl.make_run_config keywords
-    drl_agent: dict = field(default_factory=dict)  # PPO/SAC config fields
+    drl_agent: dict = field(default_factory=dict)  # algo -> PPOConfig / SACConfig fields
     eval_slices: int = 64  # test split: independent slices × windows per policy
     eval_windows: int = 200
     eval_episode_len: int = 50  # the reference evaluates 50-window episodes
@@ -102,6 +102,12 @@ TINY = QUICK.replace(
         "rank_critic": "online",
     },
     train_agent={"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16},
+    drl_steps=80,
+    drl_run={"chunk_steps": 40, "val_slices": 2, "val_windows": 4},
+    drl_agent={
+        "ppo": {"num_slices": 8, "rollout_len": 5},
+        "sac": {"num_slices": 4, "buffer_size": 256, "learning_starts": 16, "batch_size": 16},
+    },
     eval_slices=4,
     eval_windows=10,
     eval_episode_len=5,

@@ -47,13 +47,17 @@ def read_json(path: str | os.PathLike):
 
 
 class Stage:
-    """One stage's folder ``root/{name}-{hash}`` and its completion marker."""
+    """One stage's folder ``root/{name}-{hash}`` and its completion marker.
 
-    def __init__(self, root: str, name: str, key: dict):
+    `folder_key` (default: `key`) names the folder; the marker must match the
+    whole `key`. A stage whose parts are cached on their own (evaluation: one
+    file per policy) keeps its folder when only the list of parts changes."""
+
+    def __init__(self, root: str, name: str, key: dict, folder_key: dict | None = None):
         self.name = name
         self.key = key
         self.hash = content_hash(key)
-        self.folder = f"{name}-{self.hash}"
+        self.folder = f"{name}-{content_hash(key if folder_key is None else folder_key)}"
         self.path = os.path.join(root, self.folder)
 
     @property
@@ -88,8 +92,8 @@ class StageLog:
         self.records: list[dict] = []  # stage, folder, status, seconds
         self.summaries: dict[str, dict] = {}  # folder -> what the stage returned
 
-    def stage(self, name: str, key: dict) -> Stage:
-        return Stage(self.root, name, key)
+    def stage(self, name: str, key: dict, folder_key: dict | None = None) -> Stage:
+        return Stage(self.root, name, key, folder_key)
 
     def run(self, stage: Stage, work: Callable[[Stage], dict]) -> dict:
         """`work(stage)` -> summary, unless the stage finished already; returns the summary."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from difsched_jax import __version__
 from difsched_jax.config import get_dataset_config, get_env_config, get_experiment_config
 from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.pipeline.presets import Preset
-from difsched_jax.pipeline.stages import Stage, StageLog, file_hash
+from difsched_jax.pipeline.stages import Stage, StageLog, content_hash, file_hash
 from difsched_jax.traffic import get_trace
 
 
@@ -153,7 +154,7 @@ def train_drl(log: StageLog, preset: Preset, inp: Inputs, exp: int, algo: str) -
         traffic_dir=inp.traffic_dir,
         seed=inp.seed,
         alignment=inp.alignment,
-        agent=preset.drl_agent,
+        agent=preset.drl_agent.get(algo, {}),
         **preset.drl_run,
     )
     settings = {k: v for k, v in dataclasses.asdict(run).items() if k != "traffic_dir"}
@@ -184,15 +185,17 @@ def evaluate(log: StageLog, preset: Preset, inp: Inputs, exp: int, policies: lis
         "num_windows": preset.eval_windows,
         "episode_len": preset.eval_episode_len,
     }
+    # a policy is named by its kind and the hash of the stage that made it
     listed = [(label, name.partition(":")[0], up and up.hash) for label, name, up in policies]
-    key = inp.key(env_config=config.to_dict(), split="test", obs="predicted", policies=listed)
-    stage = log.stage(f"eval-exp{exp}", {**key, **sizes})
+    key = inp.key(env_config=config.to_dict(), split="test", obs="predicted", **sizes)
+    stage = log.stage(f"eval-exp{exp}", {**key, "policies": listed}, folder_key=key)
 
     def work(st: Stage) -> dict:
         trace = inp.trace(config.flow, config.window)
         rows, samples, out = [], [], []
-        for i, (label, name, up) in enumerate(policies):
-            path = os.path.join(st.path, f"policy{i:02d}.npz")
+        for (label, name, up), item in zip(policies, listed):
+            slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+            path = os.path.join(st.path, f"{slug}-{content_hash(item)}.npz")
             if os.path.exists(path):  # evaluated before an interruption
                 row, s = load_policy_result(path)
             else:
