@@ -388,6 +388,86 @@ def _cmd_train_drl(args) -> int:
     return 0
 
 
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the Diffusion-QL agent (SPEC §5) offline, then with online fine-tuning",
+        description="Each episode: updates (BC on the offline dataset, critic and Q-loss on "
+        "a hybrid offline+online batch) in one jitted scan, then exploration (EAS) and greedy "
+        "rollouts in vectorised slices on the TRAIN split; the best model is chosen on a "
+        "held-out tail of the train split. Writes OUT/config.json, metrics.jsonl, curves.png, "
+        "summary.json and Orbax checkpoints OUT/ckpt/{best,latest}. Evaluate on the test "
+        "split with `difsched evaluate --policy dql:OUT` (dql:OUT@latest for the last).",
+    )
+    p.add_argument("--exp-config", type=int, default=None, help="experiment config (SPEC §2)")
+    p.add_argument("--dataset", default=None, help="offline dataset folder (gen-dataset)")
+    p.add_argument("--no-bc", action="store_true", help="SPEC §5's preset without BC")
+    p.add_argument("--episodes", type=int, default=None, help="episodes (default 50)")
+    p.add_argument(
+        "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="training seed (default 0)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help='a run setting (e.g. updates_per_episode=200, rank_critic="online") or an agent '
+        "setting (DQLConfig: gamma=0, beta_max=1.0); repeatable",
+    )
+    p.add_argument("--out", default=None, help="run folder (default runs/dql_expI_{bc,nobc}_sK)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args) -> int:
+    from difsched_jax.agents.dql import DQLConfig
+    from difsched_jax.train import dql
+
+    if args.resume:
+        if args.out is None:
+            raise ValueError("--resume needs --out (the run folder to continue)")
+        run = dql.load_run_config(args.out)
+        given = {"exp_config": args.exp_config, "episodes": args.episodes, "seed": args.seed}
+        for name, value in given.items():
+            if value is not None and value != getattr(run, name):
+                raise ValueError(
+                    f"--resume continues {args.out} as saved ({name} = {getattr(run, name)}), "
+                    f"got --{name.replace('_', '-')} {value}"
+                )
+    else:
+        if args.exp_config is None or args.dataset is None:
+            raise ValueError("--exp-config and --dataset are required (unless --resume)")
+        agent_fields = set(DQLConfig.__dataclass_fields__)
+        run_kw, agent = {}, {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep:
+                raise ValueError(f"--set expects KEY=JSON, got {item!r}")
+            (agent if key in agent_fields else run_kw)[key] = json.loads(value)
+        for name in ("episodes", "seed"):
+            if getattr(args, name) is not None:
+                run_kw[name] = getattr(args, name)
+        run = dql.make_run_config(
+            args.exp_config,
+            args.dataset,
+            bc=not args.no_bc,
+            traffic_dir=args.traffic_dir,
+            agent=agent,
+            **run_kw,
+        )
+        if args.out is None:
+            args.out = os.path.join(
+                "runs", f"dql_exp{run.exp_config}_{'bc' if run.bc else 'nobc'}_s{run.seed}"
+            )
+    summary = dql.train(run, args.out, resume=args.resume, progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
+    print(f"run folder: {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="difsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -395,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_build_agent(sub)
     _add_convert_trace(sub)
+    _add_train(sub)
     _add_train_drl(sub)
     _add_pipeline(sub)
     return parser

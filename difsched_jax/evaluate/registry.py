@@ -82,6 +82,28 @@ def _drl(kind: str):
     return build
 
 
+def _dql(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+    """``dql:RUN`` (best checkpoint) or ``dql:RUN@latest``: a `difsched train` run,
+    greedy over its eval_candidates diffusion samples ranked by its critic."""
+    from difsched_jax.train.dql import load_policy
+
+    run_dir, _, slot = (arg or "").partition("@")
+    if not run_dir:
+        raise ValueError("policy 'dql' needs a `difsched train` run folder: dql:RUN[@latest]")
+    act, params, run = load_policy(run_dir, slot or "best")
+    trained = run.env_config
+    if (trained.num_users, trained.budget, trained.window) != (
+        config.num_users,
+        config.budget,
+        config.window,
+    ):
+        raise ValueError(
+            f"{run_dir} was trained for {trained.num_users} users, B = {trained.budget} "
+            f"(experiment {run.exp_config}), not {config.num_users} users, B = {config.budget}"
+        )
+    return ResolvedPolicy("dql", act, params)
+
+
 # name -> builder(config, argument after ':' or None)
 BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
     "equal": _heuristic("equal", heuristics.equal_share),
@@ -90,6 +112,7 @@ BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
     "oracle": _oracle_builder("oracle", None),
     "oracle-perfect": _oracle_builder("oracle-perfect", "perfect"),
     "mdp": _mdp,
+    "dql": _dql,
     "ppo": _drl("ppo"),
     "sac": _drl("sac"),
 }

@@ -1,0 +1,246 @@
+"""Train the Diffusion-QL agent (SPEC §5): thin Python around jitted chunks.
+
+Per episode: `updates_per_episode` updates in one jitted `lax.scan` (BC on an
+offline batch, critic and Q-loss on a hybrid offline+online batch, offline
+share falling linearly 1.0 → final_offline_share), then EAS exploration and
+greedy rollouts in vectorised environments on the train split, whose
+transitions (true next observations) go into the online buffer; every
+`val_every` episodes the greedy policy is scored on the held-out validation
+tail of the train split. A run folder holds
+
+    config.json     DQLRunConfig (+ env config): rebuilds the agent
+    metrics.jsonl   one row per episode (losses, rollout and validation losses, timing)
+    ckpt/latest     agent, online buffer, env carries (resume continues exactly)
+    ckpt/best       actor + critics of the lowest validation loss (what `dql:RUN` loads)
+    curves.png      training curves
+    summary.json    final figures (validation only: the test split is for `evaluate`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from difsched_jax.agents.dql import (
+    Batch,
+    DQLAgent,
+    dql_policy,
+    init_agent,
+    replay_add,
+    replay_from_batch,
+    replay_init,
+    update_many,
+)
+from difsched_jax.data import load_dataset, to_agent_arrays
+from difsched_jax.env import init_carry
+from difsched_jax.train.checkpoint import BestLatest
+from difsched_jax.train.dql_config import DQLRunConfig, load_run_config, make_run_config
+from difsched_jax.train.dql_envs import (
+    ExploreParams,
+    acting_params,
+    baseline_losses,
+    collect,
+    explore_policy,
+    mean_loss,
+    train_envs,
+)
+from difsched_jax.train.dql_report import plot_curves, read_rows, write_rows
+
+__all__ = ["DQLRunConfig", "load_policy", "load_run_config", "make_run_config", "train"]
+
+POLICY_SLOTS = ("best", "latest")
+
+
+def offline_buffer(run: DQLRunConfig):
+    """The dataset as a device replay buffer (checked against the experiment's slice)."""
+    ds = load_dataset(run.dataset)
+    env = run.env_config
+    if (ds.num_users, ds.budget, ds.window) != (env.num_users, env.budget, env.window):
+        raise ValueError(
+            f"{run.dataset}: {ds.num_users} users, B = {ds.budget}, L = {ds.window}; experiment "
+            f"{run.exp_config} needs {env.num_users} users, B = {env.budget}, L = {env.window}"
+        )
+    a = to_agent_arrays(ds)
+    batch = Batch(
+        obs=jnp.asarray(a["state"]),
+        action=jnp.asarray(a["action"]),
+        reward=jnp.asarray(a["reward"]),
+        next_obs=jnp.asarray(a["next_state"]),
+        done=jnp.asarray(a["done"]),
+    )
+    return replay_from_batch(batch)
+
+
+def _keys(run: DQLRunConfig):
+    base = jax.random.key(run.seed)
+    return {
+        name: jax.random.fold_in(base, i)
+        for i, name in enumerate(("init", "episode", "env", "val"))
+    }
+
+
+def _fresh_state(run: DQLRunConfig, spec, train_params) -> dict:
+    keys = _keys(run)
+    cfg = run.agent_config()
+    k_e, k_g = jax.random.split(keys["env"])
+    state = {
+        "agent": init_agent(keys["init"], cfg),
+        "online": replay_init(run.online_capacity, cfg.state_dim, cfg.action_dim),
+        "explore": init_carry(k_e, train_params, spec, run.explore_slices),
+    }
+    if run.greedy_slices:
+        state["greedy"] = init_carry(k_g, train_params, spec, run.greedy_slices)
+    return state
+
+
+def _best_tree(agent: DQLAgent) -> dict:
+    return {"actor": agent.actor, "critic": agent.critic, "critic_target": agent.critic_target}
+
+
+def _episode(run: DQLRunConfig, state: dict, offline, spec, train_params, episode: int):
+    """One episode: updates, then exploration and greedy rollouts into the online buffer."""
+    k_upd = jax.random.fold_in(_keys(run)["episode"], episode)  # rollouts use the carries' keys
+    agent, m = update_many(
+        state["agent"],
+        offline,
+        k_upd,
+        run.updates_per_episode,
+        state["online"],
+        run.offline_share(episode),
+    )
+    row = {k: float(np.mean(np.asarray(v))) for k, v in m.items()}
+    explore = ExploreParams(
+        policy=acting_params(agent, run.rank_critic, run.explore_candidates, "eas"),
+        eta_low=jnp.float32(run.eta_low),
+        eta_high=jnp.float32(run.eta_high),
+    )
+    carry, batch, loss = collect(
+        explore_policy, explore, train_params, spec, state["explore"], run.explore_windows
+    )
+    online = replay_add(state["online"], batch)
+    new = {**state, "agent": agent, "explore": carry}
+    row["explore_loss"] = float(loss)
+    if run.greedy_slices:
+        greedy = acting_params(agent, run.rank_critic, run.eval_candidates)
+        carry, batch, loss = collect(
+            dql_policy, greedy, train_params, spec, state["greedy"], run.greedy_windows
+        )
+        online = replay_add(online, batch)
+        new["greedy"] = carry
+        row["greedy_loss"] = float(loss)
+    new["online"] = online
+    row["online_size"] = int(online.size)
+    return new, row
+
+
+def train(
+    run: DQLRunConfig,
+    out: str,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict:
+    """Train (or continue) the run in folder `out`; returns the summary dict.
+    `stop_after`: return after that many episodes of this call (an interruption)."""
+    from tqdm.auto import tqdm
+
+    cfg_path = os.path.join(out, "config.json")
+    ckpt = BestLatest(os.path.join(out, "ckpt"))
+    if resume:
+        if load_run_config(out) != run:
+            raise ValueError(f"{out}: --resume needs the saved run's settings ({cfg_path})")
+    elif ckpt.step("latest") is not None:
+        raise ValueError(f"{out} already holds a run; pass --resume or choose another --out")
+    os.makedirs(out, exist_ok=True)
+    with open(cfg_path, "w") as f:
+        json.dump({**run.to_dict(), "env": run.env_config.to_dict()}, f, indent=2)
+
+    env_cfg = run.env_config
+    spec, train_params, val_params = train_envs(env_cfg, run)
+    offline = offline_buffer(run)
+    state = _fresh_state(run, spec, train_params)
+    best_val, best_episode, done = float("inf"), None, 0
+    if resume and ckpt.step("latest") is not None:
+        state, meta = ckpt.restore("latest", state)
+        best_val, best_episode, done = meta["best_val_loss"], meta["best_episode"], meta["episodes"]
+    rows = read_rows(os.path.join(out, "metrics.jsonl"), done)
+    k_val = _keys(run)["val"]
+    baselines = baseline_losses(env_cfg, val_params, spec, k_val, run.val_slices, run.val_windows)
+
+    bar = tqdm(total=run.episodes, initial=done, unit="ep", disable=not progress, desc="dql")
+    stop = run.episodes if stop_after is None else min(run.episodes, done + stop_after)
+    for episode in range(done, stop):
+        t0 = time.perf_counter()
+        state, row = _episode(run, state, offline, spec, train_params, episode)
+        row = {"episode": episode + 1, "offline_share": run.offline_share(episode), **row}
+        if (episode + 1) % run.val_every == 0 or episode + 1 == run.episodes:
+            pp = acting_params(state["agent"], run.rank_critic, run.eval_candidates)
+            val = mean_loss(
+                dql_policy, pp, val_params, spec, k_val, run.val_slices, run.val_windows
+            )
+            row["val_loss"] = val
+            if val < best_val:
+                best_val, best_episode = val, episode + 1
+                ckpt.save("best", episode + 1, _best_tree(state["agent"]), {"val_loss": val})
+        row["best_val_loss"] = best_val if best_episode is not None else None
+        row["seconds"] = time.perf_counter() - t0
+        meta = {"episodes": episode + 1, "best_val_loss": best_val, "best_episode": best_episode}
+        ckpt.save("latest", episode + 1, state, meta)
+        rows.append(row)
+        write_rows(os.path.join(out, "metrics.jsonl"), rows)
+        bar.update(1)
+        bar.set_postfix(
+            critic=f"{row['critic_loss']:.3g}",
+            bc=f"{row['bc_loss']:.3f}",
+            explore=f"{row['explore_loss']:.3f}",
+            val=f"{row.get('val_loss', float('nan')):.3f}",
+        )
+    bar.close()
+    ckpt.close()
+    if rows:
+        title = f"DQL, experiment {run.exp_config}, {'with' if run.bc else 'without'} BC"
+        plot_curves(rows, os.path.join(out, "curves.png"), title, baselines)
+    summary = {
+        "exp_config": run.exp_config,
+        "bc": run.bc,
+        "seed": run.seed,
+        "episodes_done": len(rows),
+        "updates": int(state["agent"].step),
+        "best_val_loss": best_val if best_episode is not None else None,
+        "best_episode": best_episode,
+        "final_val_loss": next((r["val_loss"] for r in reversed(rows) if "val_loss" in r), None),
+        "val_baselines": baselines,
+        "train_seconds": sum(r["seconds"] for r in rows),
+    }
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def load_policy(run_dir: str, slot: str = "best"):
+    """(act, policy_params, DQLRunConfig) of a run's best (or latest) agent, acting
+    greedily over `eval_candidates` candidates ranked by the run's `rank_critic`."""
+    if slot not in POLICY_SLOTS:
+        raise ValueError(f"checkpoint must be one of {POLICY_SLOTS}, got {slot!r}")
+    run = load_run_config(run_dir)
+    agent = init_agent(jax.random.key(0), run.agent_config())
+    ckpt = BestLatest(os.path.join(run_dir, "ckpt"))
+    try:
+        if slot == "best":
+            restored = ckpt.restore("best", _best_tree(agent))
+            tree = restored and restored[0]
+        else:  # the agent part of the full training state
+            spec, train_params, _ = train_envs(run.env_config, run)
+            restored = ckpt.restore("latest", _fresh_state(run, spec, train_params))
+            tree = restored and _best_tree(restored[0]["agent"])
+    finally:
+        ckpt.close()
+    if not tree:
+        raise ValueError(f"{run_dir}: no {slot} checkpoint yet")
+    agent = agent.replace(**tree)
+    return dql_policy, acting_params(agent, run.rank_critic, run.eval_candidates), run

@@ -1,0 +1,139 @@
+"""Settings of a Diffusion-QL training run (`difsched train`), saved as config.json.
+
+`DQLRunConfig.agent` holds every field of the agent's `DQLConfig` (filled in by
+`make_run_config`), so config.json alone rebuilds the agent. Defaults follow the
+reference protocol of SPEC §5 (50 episodes × 100 updates, EAS exploration with
+10 candidates and η ~ U(0.5, 3), greedy rollouts with 50 candidates, offline
+share 1.0 → 0.5) with our corrections (train split, many slices per rollout,
+validation on a held-out tail of the train split).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+from difsched_jax.agents.dql import DQLConfig
+from difsched_jax.config import get_env_config, get_experiment_config
+from difsched_jax.data.alignment import ALIGNMENTS
+from difsched_jax.env.types import OBS_MODES
+from difsched_jax.train.dql_envs import RANK_CRITICS
+
+_POSITIVE = (
+    "episodes",
+    "updates_per_episode",
+    "explore_slices",
+    "explore_windows",
+    "explore_candidates",
+    "greedy_slices",
+    "eval_candidates",
+    "episode_len",
+    "val_every",
+    "val_slices",
+    "val_windows",
+)
+
+
+@dataclass(frozen=True)
+class DQLRunConfig:
+    exp_config: int  # experiment config (SPEC §2): train dataset, env
+    dataset: str  # offline dataset folder (`difsched gen-dataset`)
+    bc: bool = True  # SPEC §5 preset with behaviour cloning, or without (lr 5e-3, lcb 0.01)
+    seed: int = 0
+    episodes: int = 50
+    updates_per_episode: int = 100
+    explore_slices: int = 16  # EAS rollouts per episode: slices × windows
+    explore_windows: int = 50
+    explore_candidates: int = 10
+    eta_low: float = 0.5  # DDIM η of exploration, drawn per decision
+    eta_high: float = 3.0
+    greedy_slices: int = 16  # greedy rollouts per episode (0: none)
+    greedy_windows: int = 50
+    eval_candidates: int = 50  # greedy rollouts, validation, `dql:RUN`
+    rank_critic: str = "online"  # ranks candidates: "online", or "target" (the reference's)
+    final_offline_share: float = 0.5  # hybrid batch: offline share 1.0 → this, linearly
+    episode_len: int = 100  # windows per env episode in rollouts (auto-reset)
+    val_fraction: float = 0.2  # tail of the train split held out for model selection
+    val_every: int = 5  # validate every this many episodes (and after the last)
+    val_slices: int = 32
+    val_windows: int = 50
+    traffic_dir: str | None = None  # None: synthetic traffic
+    obs: str = "predicted"
+    alignment: str = "reference"
+    agent: dict = field(default_factory=dict)  # DQLConfig fields
+
+    def __post_init__(self):
+        get_experiment_config(self.exp_config)
+        for name in _POSITIVE:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"DQLRunConfig.{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.greedy_slices, int) or self.greedy_slices < 0:
+            raise ValueError(f"DQLRunConfig.greedy_slices must be ≥ 0, got {self.greedy_slices}")
+        if not 0.0 <= self.final_offline_share <= 1.0:
+            raise ValueError(
+                f"DQLRunConfig.final_offline_share must be in [0, 1], got {self.final_offline_share}"
+            )
+        if not 0.0 <= self.eta_low <= self.eta_high:
+            raise ValueError(f"need 0 ≤ eta_low ≤ eta_high, got {self.eta_low}, {self.eta_high}")
+        for name, allowed in (
+            ("rank_critic", RANK_CRITICS),
+            ("obs", OBS_MODES),
+            ("alignment", ALIGNMENTS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        object.__setattr__(self, "agent", json.loads(json.dumps(dict(self.agent))))
+
+    @property
+    def env_config(self):
+        return get_env_config(get_experiment_config(self.exp_config).env)
+
+    @property
+    def total_updates(self) -> int:
+        return self.episodes * self.updates_per_episode
+
+    @property
+    def online_capacity(self) -> int:
+        """Every online transition of the run fits: nothing is overwritten."""
+        per = self.explore_slices * self.explore_windows + self.greedy_slices * self.greedy_windows
+        return self.episodes * per
+
+    def agent_config(self) -> DQLConfig:
+        return DQLConfig.from_dict(self.agent)
+
+    def offline_share(self, episode: int) -> float:
+        """Offline share of the hybrid batch in `episode` (0-based): 1.0 → final."""
+        frac = episode / (self.episodes - 1) if self.episodes > 1 else 1.0
+        return 1.0 - frac * (1.0 - self.final_offline_share)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def make_run_config(exp_config: int, dataset: str, bc: bool = True, **kw) -> DQLRunConfig:
+    """A run config with every agent field filled in: the SPEC §5 preset (with or
+    without BC) sized to the env, cosine lr decay over the run's updates, then the
+    `agent` overrides (e.g. {"gamma": 0.0, "beta_max": 1.0})."""
+    overrides = dict(kw.pop("agent", {}) or {})
+    run = DQLRunConfig(exp_config, os.fspath(dataset), bc, **kw)
+    env = run.env_config
+    preset = DQLConfig.with_bc if bc else DQLConfig.without_bc
+    base = {"window": env.window, "budget": float(env.budget), "lr_decay_steps": run.total_updates}
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(DQLConfig)}
+    if unknown:
+        raise ValueError(f"unknown agent settings {sorted(unknown)}; see DQLConfig")
+    cfg = preset(env.num_users, **{**base, **overrides})
+    return dataclasses.replace(run, agent=cfg.to_dict())
+
+
+def load_run_config(run_dir: str) -> DQLRunConfig:
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        raise ValueError(f"{run_dir}: no config.json (not a `difsched train` run folder)")
+    with open(path) as f:
+        d = json.load(f)
+    d.pop("env", None)
+    return DQLRunConfig(**d)

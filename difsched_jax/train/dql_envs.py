@@ -1,0 +1,124 @@
+"""Environments and rollouts of the Diffusion-QL trainer (SPEC §5, with our corrections).
+
+Interaction uses the TRAIN split only: the first (1 − val_fraction) of the train
+series is the environment the agent explores (many slices per rollout), the
+last val_fraction is a separate environment used only to select the best model.
+The test split is touched only by the final report (`difsched evaluate`).
+Rollout records carry the true successor observation (`next_obs`, taken before
+any auto-reset), never s' = s as the reference's online data did.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from difsched_jax.agents import heuristics
+from difsched_jax.agents.dql import (
+    DQLAgent,
+    DQLPolicyParams,
+    batch_from_env,
+    dql_policy,
+    policy_params,
+)
+from difsched_jax.agents.dql.agent import RANKING_CRITICS
+from difsched_jax.config import SliceConfig
+from difsched_jax.data.alignment import align_trace, source_path
+from difsched_jax.env import EnvParams, RolloutCarry, make_env, rollout, run_windows
+from difsched_jax.traffic import get_trace
+
+RANK_CRITICS = RANKING_CRITICS  # critics that may rank candidates
+
+
+def split_train_val(params: EnvParams, val_fraction: float) -> tuple[EnvParams, EnvParams]:
+    """Cut the train split's series in two: (first part, last `val_fraction`)."""
+    length = int(params.actual.shape[0])
+    n_val = int(round(length * val_fraction))
+    if not 2 <= n_val <= length - 2:
+        raise ValueError(
+            f"val_fraction {val_fraction} leaves {n_val} of {length} train windows for "
+            "validation; both parts need at least 2"
+        )
+    cut = length - n_val
+    train = params.replace(actual=params.actual[:cut], observed=params.observed[:cut])
+    val = params.replace(actual=params.actual[cut:], observed=params.observed[cut:])
+    return train, val
+
+
+def train_envs(config: SliceConfig, run) -> tuple:
+    """(spec, train_params, val_params) on the train split of the run's traffic."""
+    trace = get_trace(config.flow, config.window, run.traffic_dir, seed=run.seed)
+    trace = align_trace(
+        trace, run.alignment, source_path(run.traffic_dir, config.flow, config.window)
+    )
+    spec, params = make_env(config, trace, "train", run.obs, run.episode_len)
+    train, val = split_train_val(params, run.val_fraction)
+    return spec, train, val
+
+
+def acting_params(
+    agent: DQLAgent, rank_critic: str, num_candidates: int, method: str = "greedy", eta=1.0
+) -> DQLPolicyParams:
+    """Policy params whose candidates are ranked by the online critic (default) or the
+    EMA target (the reference's choice, which barely moves in a short run)."""
+    return policy_params(agent, num_candidates, eta, method, critic=rank_critic)
+
+
+@struct.dataclass
+class ExploreParams:
+    policy: DQLPolicyParams  # method "eas"
+    eta_low: jax.Array  # () η ~ U(eta_low, eta_high), drawn per decision
+    eta_high: jax.Array
+
+
+def explore_policy(params: ExploreParams, key, obs_counts):
+    """EAS with a fresh DDIM η per decision (diverse candidates across slices)."""
+    k_eta, k_act = jax.random.split(key)
+    eta = jax.random.uniform(k_eta, (), jnp.float32, params.eta_low, params.eta_high)
+    return dql_policy(params.policy.replace(eta=eta), k_act, obs_counts)
+
+
+@partial(jax.jit, static_argnames=("policy", "spec", "num_windows"))
+def collect(policy, policy_params, params: EnvParams, spec, carry: RolloutCarry, num_windows: int):
+    """Advance the slices of `carry` by `num_windows`: (carry, agent Batch (W·S rows),
+    mean loss). Rows are window-major."""
+    carry, rec = run_windows(policy, policy_params, params, spec, carry, num_windows)
+    batch = batch_from_env(
+        rec.obs, rec.action, rec.loss, rec.next_obs, rec.done, spec.window, params.budget
+    )
+    return carry, batch, rec.loss.mean()
+
+
+def mean_loss(policy, policy_params, params, spec, key, num_slices: int, num_windows: int) -> float:
+    """Mean packet loss of a policy over fresh slices (fixed key: common random numbers)."""
+    rec = rollout(policy, policy_params, params, spec, key, num_slices, num_windows)
+    return float(np.asarray(rec.loss, np.float64).mean())
+
+
+def baseline_losses(config: SliceConfig, params, spec, key, num_slices, num_windows) -> dict:
+    """Equal share and the myopic oracle on the same slices (context for curves)."""
+    k, s = zip(*config.sigmoid_pairs)
+    return {
+        "equal": mean_loss(
+            heuristics.equal_share,
+            heuristics.heuristic_params(config.budget),
+            params,
+            spec,
+            key,
+            num_slices,
+            num_windows,
+        ),
+        "oracle": mean_loss(
+            heuristics.oracle,
+            heuristics.oracle_params(config.budget, k, s),
+            params,
+            spec,
+            key,
+            num_slices,
+            num_windows,
+        ),
+    }

@@ -1,0 +1,60 @@
+"""Metrics rows (JSONL) and training curves of a Diffusion-QL run."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def read_rows(path: str, max_episode: int) -> list[dict]:
+    """Rows of episodes ≤ `max_episode` (a resumed run drops what came after its checkpoint)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [r for r in rows if r["episode"] <= max_episode]
+
+
+def write_rows(path: str, rows: list[dict]) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    os.replace(tmp, path)
+
+
+def plot_curves(rows: list[dict], path: str, title: str, baselines: dict | None = None) -> str:
+    """Left: critic / BC / actor losses per episode; right: packet loss of the
+    exploration, greedy (train split) and validation rollouts, with the
+    validation-slice baselines (equal share, oracle) as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [r["episode"] for r in rows]
+    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(11, 4))
+    ax_l.plot(ep, [r["critic_loss"] for r in rows], label="critic loss")
+    ax_l.plot(ep, [r["bc_loss"] for r in rows], label="BC loss (noise MSE)")
+    ax_l.plot(ep, [abs(r["q_lcb"]) for r in rows], label="|Q LCB|")
+    ax_l.set_yscale("log")
+    ax_l.set_xlabel("episode")
+    ax_l.set_title("update metrics (episode means)")
+    ax_l.legend(fontsize=8)
+    ax_r.plot(ep, [r["explore_loss"] for r in rows], label="exploration (EAS), train split")
+    if any("greedy_loss" in r for r in rows):
+        ax_r.plot(ep, [r["greedy_loss"] for r in rows], label="greedy, train split")
+    val = [(r["episode"], r["val_loss"]) for r in rows if "val_loss" in r]
+    if val:
+        ax_r.plot(*zip(*val), marker="o", label="greedy, validation")
+    for (name, v), style in zip((baselines or {}).items(), ("--", ":")):
+        ax_r.axhline(v, color="gray", ls=style, label=f"{name} (validation)")
+    ax_r.set_xlabel("episode")
+    ax_r.set_ylabel("packet-loss rate")
+    ax_r.set_title("rollouts")
+    ax_r.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

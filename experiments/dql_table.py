@@ -1,0 +1,202 @@
+"""Diffusion-QL quality table: experiments × (with / without BC) × training seeds.
+
+For each experiment config: the offline dataset of its train dataset config
+(MDP behaviour policy, train split), then one `difsched train` run per variant
+and seed (one at a time), then every run's best checkpoint on the TEST split
+beside the behaviour policy, equal share and the oracle (same slices, same key).
+A DQL cell is the mean over training seeds ± the 95 % t-interval over seeds.
+
+    python experiments/dql_table.py --traffic-dir ../shared/data/traffic --out runs/dql_table
+    python experiments/dql_table.py --tiny --out /tmp/t          # smoke test, minutes
+
+`--set KEY=JSON` (repeatable) changes a run or agent setting of every run (e.g.
+--set gamma=0 --set rank_critic='"online"'); `--tag` names the variant of the
+table. Finished runs are reused (the folder's summary.json), interrupted ones
+resumed, so the script can be stopped and started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from difsched_jax.cli import main as difsched
+from difsched_jax.config import get_env_config, get_experiment_config
+from difsched_jax.evaluate.compare import compare_policies, eval_trace
+from difsched_jax.evaluate.stats import mean_ci95
+
+VARIANTS = {"bc": [], "nobc": ["--no-bc"]}
+# a tiny agent and budget: minutes on a laptop CPU, for tests of the script
+TINY_AGENT = {"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16}
+TINY_RUN = {
+    "episodes": 2,
+    "updates_per_episode": 8,
+    "explore_slices": 3,
+    "explore_windows": 4,
+    "explore_candidates": 3,
+    "greedy_slices": 2,
+    "greedy_windows": 4,
+    "eval_candidates": 5,
+    "val_every": 1,
+    "val_slices": 2,
+    "val_windows": 4,
+}
+# SPEC §1's table (real traces, test split, predicted observation)
+SPEC_FIGURES = {
+    "behaviour": (0.333, 0.451, 0.354, 0.464),
+    "equal": (0.297, 0.500, 0.297, 0.500),
+    "oracle": (0.282, 0.378, 0.302, 0.398),
+}
+
+
+def _cli(argv: list[str]) -> None:
+    if difsched(argv) != 0:
+        raise SystemExit(f"difsched {' '.join(argv)} failed")
+
+
+def agents_dir(args) -> str:
+    """Solved MDP sub-agents: the reference's files for the real traces, else built."""
+    ref = os.path.join(os.path.dirname(args.traffic_dir or ""), "reference")
+    if args.traffic_dir and os.path.exists(os.path.join(ref, "seed_mdp_subagent0.npz")):
+        return ref
+    out = os.path.join(args.out, "agents")
+    if not os.path.exists(os.path.join(out, "mdp_subagent1.npz")):
+        cmd = ["build-agent", "--subagent-config", "0", "1", "--out", out]
+        _cli(cmd + (["--traffic-dir", args.traffic_dir] if args.traffic_dir else []))
+    return out
+
+
+def dataset(args, exp: int, agents: str) -> str:
+    idx = get_experiment_config(exp).train_dataset
+    out = os.path.join(args.out, "datasets", f"ds{idx}")
+    if not os.path.exists(os.path.join(out, "meta.json")):
+        slices, windows = (2, 40) if args.tiny else (args.data_slices, args.data_windows)
+        cmd = ["gen-dataset", "--dataset-config", str(idx), "--agents", agents, "--out", out]
+        cmd += ["--slices", str(slices), "--windows", str(windows), "--no-progress"]
+        _cli(cmd + (["--traffic-dir", args.traffic_dir] if args.traffic_dir else []))
+    return out
+
+
+def train_run(args, exp: int, variant: str, seed: int, data: str) -> str:
+    out = os.path.join(args.out, "runs", f"{args.tag}_e{exp}_{variant}_s{seed}")
+    if os.path.exists(os.path.join(out, "summary.json")):
+        return out  # finished earlier
+    if os.path.exists(os.path.join(out, "ckpt", "latest")):
+        _cli(["train", "--resume", "--out", out, "--no-progress"])
+        return out
+    cmd = ["train", "--exp-config", str(exp), "--dataset", data, "--out", out, "--seed", str(seed)]
+    cmd += VARIANTS[variant] + ["--no-progress"]
+    cmd += ["--traffic-dir", args.traffic_dir] if args.traffic_dir else []
+    settings = {**TINY_AGENT, **TINY_RUN} if args.tiny else {}
+    settings.update(dict(_parse_set(item) for item in args.set))
+    for key, value in settings.items():
+        cmd += ["--set", f"{key}={json.dumps(value)}"]
+    _cli(cmd)
+    return out
+
+
+def _parse_set(item: str):
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise SystemExit(f"--set expects KEY=JSON, got {item!r}")
+    return key.strip(), json.loads(value)
+
+
+def evaluate(args, exp: int, runs: dict, agents: str) -> dict:
+    """Test-split losses of the baselines and of every run (one compare call)."""
+    config = get_env_config(get_experiment_config(exp).env)
+    trace = eval_trace(config, args.traffic_dir, "reference", 0)
+    names = ["equal", "oracle", f"mdp:{agents}"] + [r for rs in runs.values() for r in rs]
+    policies = [n if n.startswith(("equal", "oracle", "mdp")) else f"dql:{n}" for n in names]
+    slices, windows = (2, 3) if args.tiny else (args.eval_slices, args.eval_windows)
+    rows = compare_policies(policies, config, trace, num_slices=slices, num_windows=windows)
+    loss = {n: row.result.mean_loss for n, row in zip(names, rows)}
+    ci = {n: row.result.ci95 for n, row in zip(names, rows)}
+    out = {
+        "behaviour": (loss[f"mdp:{agents}"], ci[f"mdp:{agents}"]),
+        "equal": (loss["equal"], ci["equal"]),
+        "oracle": (loss["oracle"], ci["oracle"]),
+    }
+    for variant, rs in runs.items():
+        seeds = [loss[r] for r in rs]
+        out[variant] = (*mean_ci95(seeds), seeds)
+    return out
+
+
+def table(results: dict, variants: list[str]) -> str:
+    head = "| experiment | behaviour (MDP) | equal share | oracle (predicted) |"
+    head += "".join(f" DQL {'+ BC' if v == 'bc' else 'without BC'} |" for v in variants)
+    lines = [head, "|" + "---|" * (4 + len(variants))]
+    for exp, res in results.items():
+        cells = [f"{res[k][0]:.3f}" for k in ("behaviour", "equal", "oracle")]
+        for v in variants:
+            mean, half, seeds = res[v]
+            cells.append(f"{mean:.3f} ± {half:.3f} (n={len(seeds)})")
+        env = get_env_config(get_experiment_config(exp).env)
+        name = f"{exp} ({env.num_users} users, B {env.budget}, {env.flow})"
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--traffic-dir", default=None, help="real traces (default: synthetic)")
+    p.add_argument("--out", required=True, help="folder for datasets, runs and the table")
+    p.add_argument("--exps", default="0,1,2,3")
+    p.add_argument("--variants", default="bc,nobc")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
+    p.add_argument("--tag", default="default", help="names this table's runs")
+    p.add_argument("--data-slices", type=int, default=10)
+    p.add_argument("--data-windows", type=int, default=1000)
+    p.add_argument("--eval-slices", type=int, default=40)
+    p.add_argument("--eval-windows", type=int, default=100)
+    p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
+    return p.parse_args(argv)
+
+
+def run(argv=None) -> dict:
+    args = parse_args(argv)
+    exps = [int(x) for x in args.exps.split(",")]
+    variants = [v for v in args.variants.split(",") if v]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    for v in variants:
+        if v not in VARIANTS:
+            raise SystemExit(f"unknown variant {v!r}; known: {sorted(VARIANTS)}")
+    os.makedirs(args.out, exist_ok=True)
+    agents = agents_dir(args)
+    results = {}
+    for exp in exps:
+        data = dataset(args, exp, agents)
+        runs = {}
+        for v in variants:
+            runs[v] = []
+            for s in seeds:
+                t0 = time.perf_counter()
+                runs[v].append(train_run(args, exp, v, s, data))
+                print(f"exp {exp} {v} seed {s}: {time.perf_counter() - t0:.0f} s", flush=True)
+        results[exp] = evaluate(args, exp, runs, agents)
+    text = table(results, variants)
+    print(text)
+    payload = {
+        "tag": args.tag,
+        "settings": dict(_parse_set(item) for item in args.set),
+        "traffic": args.traffic_dir or "synthetic",
+        "eval": "test split, predicted observation, reference alignment, "
+        f"{args.eval_slices} slices × {args.eval_windows} windows, seed 0",
+        "results": {str(e): r for e, r in results.items()},
+        "spec_figures": SPEC_FIGURES,
+    }
+    with open(os.path.join(args.out, f"table_{args.tag}.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(args.out, f"table_{args.tag}.json"), "w") as f:
+        json.dump(payload, f, indent=2, default=float)
+    return payload
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])
+    sys.exit(0)

@@ -1,0 +1,151 @@
+"""`difsched train` (Diffusion-QL) with a tiny budget: resume exactness, CLI, dql:RUN.
+
+Synthetic traffic and a tiny random-policy dataset, so nothing here needs ../shared.
+All runs share one set of shapes, so the jitted update and rollouts compile once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from difsched_jax.agents import heuristics
+from difsched_jax.cli import main
+from difsched_jax.config import get_dataset_config
+from difsched_jax.data import generate_dataset
+from difsched_jax.env import make_env
+from difsched_jax.traffic import get_trace
+from difsched_jax.train.dql import load_policy, make_run_config, train
+from difsched_jax.train.dql_config import DQLRunConfig, load_run_config
+from difsched_jax.train.dql_envs import split_train_val
+
+# a tiny agent and budget; the same values go through the CLI as --set
+AGENT = {"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16}
+RUN = {
+    "episodes": 3,
+    "updates_per_episode": 8,
+    "explore_slices": 3,
+    "explore_windows": 4,
+    "explore_candidates": 3,
+    "greedy_slices": 2,
+    "greedy_windows": 4,
+    "eval_candidates": 5,
+    "val_every": 2,
+    "val_slices": 2,
+    "val_windows": 4,
+    "episode_len": 3,  # episode ends inside the rollouts (auto-reset, true next obs)
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Dataset config 0's slice (8 users, B = 100), random actions, synthetic traffic."""
+    folder = str(tmp_path_factory.mktemp("dql") / "ds")
+    cfg = get_dataset_config(0)
+    policy = (heuristics.random_policy, heuristics.heuristic_params(cfg.budget))
+    trace = get_trace(cfg.flow, cfg.window)
+    generate_dataset(folder, cfg, trace, [policy], num_slices=4, num_windows=30, progress=False)
+    return folder
+
+
+def _run(dataset, **kw) -> DQLRunConfig:
+    return make_run_config(0, dataset, agent=AGENT, **{**RUN, **kw})
+
+
+def _rows(out):
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    for r in rows:
+        r.pop("seconds")
+    return rows
+
+
+@pytest.fixture(scope="module")
+def full_run(dataset, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("dql") / "full")
+    summary = train(_run(dataset), out, progress=False)
+    return out, summary
+
+
+def test_run_folder_and_metrics(full_run):
+    out, summary = full_run
+    for name in ("config.json", "metrics.jsonl", "curves.png", "summary.json"):
+        assert os.path.exists(os.path.join(out, name)), name
+    rows = _rows(out)
+    assert [r["episode"] for r in rows] == [1, 2, 3]
+    assert [r["offline_share"] for r in rows] == [1.0, 0.75, 0.5]
+    assert ["val_loss" in r for r in rows] == [False, True, True]
+    # every exploration and greedy transition is kept in the online buffer
+    assert rows[-1]["online_size"] == 3 * (3 * 4 + 2 * 4)
+    assert all(np.isfinite(r["critic_loss"]) and 0 <= r["explore_loss"] <= 1 for r in rows)
+    assert summary["updates"] == 24 and summary["best_episode"] in (2, 3)
+    assert summary["best_val_loss"] == min(r["val_loss"] for r in rows if "val_loss" in r)
+    # config.json alone rebuilds the agent
+    run = load_run_config(out)
+    assert run.agent_config().hidden == 32 and run.agent_config().lr_decay_steps == 24
+
+
+def test_resume_gives_the_uninterrupted_metrics(dataset, full_run, tmp_path):
+    out = str(tmp_path / "resumed")
+    run = _run(dataset)
+    train(run, out, progress=False, stop_after=1)  # "interrupted" after one episode
+    assert len(_rows(out)) == 1
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(run, out, progress=False)
+    train(run, out, resume=True, progress=False)
+    assert _rows(out) == _rows(full_run[0])
+    for slot in ("best", "latest"):
+        _, a, _ = load_policy(out, slot)
+        _, b, _ = load_policy(full_run[0], slot)
+        assert jax.tree.all(jax.tree.map(np.array_equal, a, b)), slot
+
+
+def test_cli_train_and_evaluate(dataset, full_run, tmp_path, capsys):
+    out = str(tmp_path / "cli")
+    argv = ["train", "--exp-config", "0", "--dataset", dataset, "--out", out, "--no-progress"]
+    for k, v in {**AGENT, **RUN}.items():
+        argv += ["--set", f"{k}={json.dumps(v)}"]
+    assert main(argv) == 0
+    assert _rows(out) == _rows(full_run[0])  # same seed, same run
+    capsys.readouterr()
+    policies = f"equal,dql:{out},dql:{out}@latest"
+    argv = ["evaluate", "--policy", policies, "--slices", "2", "--windows", "3", "--json"]
+    assert main(argv + [str(tmp_path / "eval.json")]) == 0
+    table = capsys.readouterr().out
+    assert f"| dql:{out} |" in table and f"| dql:{out}@latest |" in table
+    with open(tmp_path / "eval.json") as f:
+        losses = [r["mean_loss"] for r in json.load(f)["results"]]
+    assert all(0.0 <= x <= 1.0 for x in losses)
+    assert main(["evaluate", "--env-config", "1", "--policy", f"dql:{out}"]) == 2
+    assert "trained for 8 users, B = 100" in capsys.readouterr().err
+    assert main(["evaluate", "--policy", f"dql:{out}@nope"]) == 2
+    assert "checkpoint must be one of" in capsys.readouterr().err
+
+
+def test_settings_are_checked(dataset, tmp_path):
+    with pytest.raises(ValueError, match="unknown agent settings"):
+        make_run_config(0, dataset, agent={"gama": 0.0})
+    with pytest.raises(ValueError, match="rank_critic"):
+        make_run_config(0, dataset, rank_critic="best")
+    run = make_run_config(1, dataset, agent=AGENT, **RUN)  # experiment 1: 20 users
+    with pytest.raises(ValueError, match="needs 20 users"):
+        train(run, str(tmp_path / "bad"), progress=False)
+    no_bc = make_run_config(0, dataset, bc=False, agent={"gamma": 0.0}).agent_config()
+    assert (no_bc.w_bc, no_bc.lr, no_bc.lcb_coef, no_bc.gamma) == (0.0, 5e-3, 0.01, 0.0)
+
+
+def test_validation_is_the_tail_of_the_train_split():
+    cfg = get_dataset_config(0)
+    spec, params = make_env(cfg, get_trace(cfg.flow, cfg.window), "train")
+    train_p, val_p = split_train_val(params, 0.2)
+    n = params.actual.shape[0]
+    assert val_p.actual.shape[0] == round(0.2 * n)
+    np.testing.assert_array_equal(
+        np.concatenate([train_p.observed, val_p.observed]), np.asarray(params.observed)
+    )
+    with pytest.raises(ValueError, match="both parts"):
+        split_train_val(params, 0.0)

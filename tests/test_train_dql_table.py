@@ -1,0 +1,39 @@
+"""experiments/dql_table.py with its --tiny budget: datasets, runs, test-split table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "dql_table.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("dql_table", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_table(tmp_path, capsys):
+    table = _script()
+    out = str(tmp_path / "t")
+    argv = ["--tiny", "--out", out, "--exps", "0", "--variants", "bc", "--seeds", "0,1"]
+    payload = table.run(argv + ["--set", "gamma=0", "--tag", "g0"])
+    res = payload["results"]["0"]
+    mean, half, seeds = res["bc"]
+    assert len(seeds) == 2 and abs(mean - sum(seeds) / 2) < 1e-12 and half > 0
+    for name in ("behaviour", "equal", "oracle"):
+        assert 0.0 <= res[name][0] <= 1.0
+    text = capsys.readouterr().out
+    assert "| 0 (8 users, B 100, thumb_fr) |" in text and "(n=2)" in text
+    with open(os.path.join(out, "table_g0.json")) as f:
+        assert json.load(f)["settings"] == {"gamma": 0}
+    run_dir = os.path.join(out, "runs", "g0_e0_bc_s1")
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert json.load(f)["agent"]["gamma"] == 0
+    # a second call reuses the finished runs and gives the same table
+    again = table.run(argv + ["--set", "gamma=0", "--tag", "g0"])
+    assert again["results"]["0"]["bc"][2] == seeds
