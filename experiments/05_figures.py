@@ -27,7 +27,7 @@ def training_figure(out: str, exp: int, path: str) -> str | None:
     fig = Figure(figsize=(6.0, 3.6))
     ax = fig.add_subplot()
     found = False
-    for variant in _common.VARIANTS:
+    for k, variant in enumerate(_common.VARIANTS):
         metrics = os.path.join(_common.run_dir(out, exp, variant), "metrics.jsonl")
         if not os.path.exists(metrics):
             continue
@@ -35,10 +35,10 @@ def training_figure(out: str, exp: int, path: str) -> str | None:
             rows = [json.loads(line) for line in f if line.strip()]
         val = [(r["episode"], r["val_loss"]) for r in rows if "val_loss" in r]
         if val:
-            ax.plot(*zip(*val), marker="o", label=f"{variant}: validation")
+            ax.plot(*zip(*val), marker="o", color=f"C{k}", label=f"{variant}: validation")
         episodes = [r["episode"] for r in rows]
         explore = [r["explore_loss"] for r in rows]
-        ax.plot(episodes, explore, alpha=0.5, label=f"{variant}: exploration rollouts")
+        ax.plot(episodes, explore, color=f"C{k}", alpha=0.4, label=f"{variant}: exploration")
         found = True
     if not found:
         return None

@@ -85,7 +85,7 @@ def plot_experiment_summary(
     ax.set_ylabel("mean packet loss (95 % CI)")
     ax.set_title(title or "mean packet loss per experiment")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
 
 

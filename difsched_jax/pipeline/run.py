@@ -89,7 +89,6 @@ def run_pipeline(
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
     out = os.fspath(out)
-    os.makedirs(out, exist_ok=True)
     flows = [get_env_config(get_experiment_config(e).env).flow for e in preset.experiments]
     flows += [get_subagent_config(i).flow for i in preset.subagents]
     traffic_dir = os.path.abspath(traffic_dir) if traffic_dir is not None else None
@@ -106,6 +105,7 @@ def run_pipeline(
         progress=progress,
         traffic_id=steps.traffic_identity(flows, window, traffic_dir, seed),
     )
+    os.makedirs(out, exist_ok=True)  # once the traffic is known to be readable
     log_ = StageLog(out, log)
 
     agents_st = steps.agents(log_, preset, inp)

@@ -46,6 +46,8 @@ def traffic_identity(flows, window: int, traffic_dir: str | None, seed: int) -> 
     for flow in sorted(set(flows)):
         path = source_path(traffic_dir, flow, window)
         if path is not None:
+            if not os.path.exists(path):
+                raise ValueError(f"{path}: no trace file for flow {flow!r} in the traffic folder")
             h.update(f"{flow}:{file_hash(path)}".encode())
             continue
         trace = get_trace(flow, window, None, seed=seed)
