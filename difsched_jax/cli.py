@@ -255,66 +255,6 @@ def _cmd_convert_trace(args) -> int:
     return 0
 
 
-def _add_pipeline(sub) -> None:
-    p = sub.add_parser(
-        "pipeline",
-        help="one command from traffic to report: agents, datasets, training, evaluation",
-        description="Build the MDP sub-agents, generate the offline datasets, train "
-        "Diffusion-QL with and without behaviour cloning (and PPO/SAC with --drl), evaluate "
-        "every policy on the test split, and write OUT/report.md and OUT/results.json. "
-        "Each stage's folder is named by a hash of its inputs: finished stages are skipped "
-        "and an interrupted run continues where it stopped.",
-    )
-    p.add_argument(
-        "--preset",
-        choices=("quick", "paper", "tiny"),
-        default="quick",
-        help="quick: experiment 0, minutes on a CPU (default); paper: the reference's four "
-        "experiments at full size; tiny: seconds, meaningless numbers (tests)",
-    )
-    p.add_argument(
-        "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
-    )
-    p.add_argument("--out", default=None, help="run folder (default runs/PRESET)")
-    p.add_argument("--seed", type=int, default=0, help="traffic, data, training and eval seed")
-    p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
-    p.add_argument(
-        "--drl",
-        default=None,
-        help="deep-RL baselines to train too, comma-separated (ppo,sac) or 'none' "
-        "(default: the preset's: none for quick, ppo,sac for paper)",
-    )
-    p.add_argument(
-        "--compile-cache",
-        default=None,
-        help="folder that keeps compiled XLA programs between runs (default "
-        "$JAX_COMPILATION_CACHE_DIR or ~/.cache/difsched_jax/xla; 'none': off)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_pipeline)
-
-
-def _cmd_pipeline(args) -> int:
-    from difsched_jax.pipeline import run_pipeline
-    from difsched_jax.pipeline.compile_cache import default_cache_dir, use_compile_cache
-
-    if args.compile_cache != "none":
-        use_compile_cache(args.compile_cache or default_cache_dir())
-    drl = None
-    if args.drl is not None:
-        drl = tuple(a.strip() for a in args.drl.split(",") if a.strip() not in ("", "none"))
-    run_pipeline(
-        args.preset,
-        args.out or os.path.join("runs", args.preset),
-        traffic_dir=args.traffic_dir,
-        seed=args.seed,
-        alignment=args.alignment,
-        drl=drl,
-        progress=not args.no_progress,
-    )
-    return 0
-
-
 def _add_train_drl(sub) -> None:
     p = sub.add_parser(
         "train-drl",
@@ -468,6 +408,100 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _add_pipeline(sub) -> None:
+    p = sub.add_parser(
+        "pipeline",
+        help="one command from traffic to report: agents, datasets, training, evaluation",
+        description="Build the MDP sub-agents, generate the offline datasets, train "
+        "Diffusion-QL with and without behaviour cloning (and PPO/SAC with --drl), evaluate "
+        "every policy on the test split, and write OUT/report.md and OUT/results.json. "
+        "Each stage's folder is named by a hash of its inputs: finished stages are skipped "
+        "and an interrupted run continues where it stopped.",
+    )
+    p.add_argument(
+        "--preset",
+        choices=("quick", "paper", "tiny"),
+        default="quick",
+        help="quick: experiment 0, minutes on a CPU (default); paper: the reference's four "
+        "experiments at full size; tiny: seconds, meaningless numbers (tests)",
+    )
+    p.add_argument(
+        "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
+    )
+    p.add_argument("--out", default=None, help="run folder (default runs/PRESET)")
+    p.add_argument("--seed", type=int, default=0, help="traffic, data, training and eval seed")
+    p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
+    p.add_argument(
+        "--drl",
+        default=None,
+        help="deep-RL baselines to train too, comma-separated (ppo,sac) or 'none' "
+        "(default: the preset's: none for quick, ppo,sac for paper)",
+    )
+    p.add_argument(
+        "--compile-cache",
+        default=None,
+        help="folder that keeps compiled XLA programs between runs (default "
+        "$JAX_COMPILATION_CACHE_DIR or ~/.cache/difsched_jax/xla; 'none': off)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_pipeline)
+
+
+def _cmd_pipeline(args) -> int:
+    from difsched_jax.pipeline import run_pipeline
+    from difsched_jax.pipeline.compile_cache import default_cache_dir, use_compile_cache
+
+    if args.compile_cache != "none":
+        use_compile_cache(args.compile_cache or default_cache_dir())
+    drl = None
+    if args.drl is not None:
+        drl = tuple(a.strip() for a in args.drl.split(",") if a.strip() not in ("", "none"))
+    run_pipeline(
+        args.preset,
+        args.out or os.path.join("runs", args.preset),
+        traffic_dir=args.traffic_dir,
+        seed=args.seed,
+        alignment=args.alignment,
+        drl=drl,
+        progress=not args.no_progress,
+    )
+    return 0
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="run every benchmark script; write benchmarks.json and BENCHMARKS.md",
+        description="Runs each script in benchmarks/ in its own process (medians after "
+        "warm-up, compile time apart), merges their JSON into OUT/benchmarks.json and writes "
+        "OUT/BENCHMARKS.md with the headline ratios, scaling and multi-device tables and plots.",
+    )
+    p.add_argument("--quick", action="store_true", help="short runs (under 5 minutes on 2 cores)")
+    p.add_argument("--out", default="bench_out", help="output folder (default bench_out)")
+    p.add_argument("--traffic-dir", default=None, help="real traces (default: synthetic)")
+    p.add_argument("--only", default=None, help="comma-separated script names, e.g. oracle.py")
+    p.add_argument("--readme", default=None, help="also rewrite this README's performance table")
+    p.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from existing JSON files"
+    )
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args) -> int:
+    from difsched_jax import bench_suite
+
+    if args.report_only:
+        payload = bench_suite.write_report(args.out, quick=args.quick, traffic_dir=args.traffic_dir)
+    else:
+        only = [n.strip() for n in args.only.split(",")] if args.only else None
+        payload = bench_suite.run_suite(args.out, args.quick, args.traffic_dir, only)
+    if args.readme:
+        bench_suite.update_readme(args.readme, payload)
+        print(f"updated the performance table of {args.readme}")
+    failed = [name for name, run in payload["runs"].items() if run["status"].startswith("failed")]
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="difsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -478,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_train_drl(sub)
     _add_pipeline(sub)
+    _add_bench(sub)
     return parser
 
 
