@@ -10,9 +10,9 @@ import pytest
 from difsched_jax.agents.drl import distributions as dist
 from difsched_jax.agents.drl import ppo, sac
 from difsched_jax.agents.drl.policy import ActorSpec, DeterministicPolicy, policy_params
-from difsched_jax.agents.drl.vec_env import split_params
 from difsched_jax.config import get_env_config
 from difsched_jax.env import make_env
+from difsched_jax.env.build import split_params
 from difsched_jax.traffic import get_trace
 from difsched_jax.train.checkpoint import BestLatest
 

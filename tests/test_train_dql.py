@@ -18,10 +18,10 @@ from difsched_jax.cli import main
 from difsched_jax.config import get_dataset_config
 from difsched_jax.data import generate_dataset
 from difsched_jax.env import make_env
+from difsched_jax.env.build import split_params
 from difsched_jax.traffic import get_trace
 from difsched_jax.train.dql import load_policy, make_run_config, train
 from difsched_jax.train.dql_config import DQLRunConfig, load_run_config
-from difsched_jax.train.dql_envs import split_train_val
 
 # a tiny agent and budget; the same values go through the CLI as --set
 AGENT = {"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16}
@@ -141,11 +141,11 @@ def test_settings_are_checked(dataset, tmp_path):
 def test_validation_is_the_tail_of_the_train_split():
     cfg = get_dataset_config(0)
     spec, params = make_env(cfg, get_trace(cfg.flow, cfg.window), "train")
-    train_p, val_p = split_train_val(params, 0.2)
+    train_p, val_p = split_params(params, 0.2)
     n = params.actual.shape[0]
     assert val_p.actual.shape[0] == round(0.2 * n)
     np.testing.assert_array_equal(
         np.concatenate([train_p.observed, val_p.observed]), np.asarray(params.observed)
     )
     with pytest.raises(ValueError, match="both parts"):
-        split_train_val(params, 0.0)
+        split_params(params, 0.0)

@@ -64,6 +64,22 @@ def with_loss_tables(params: EnvParams, spec: EnvSpec) -> EnvParams:
     return params.replace(loss_tables=tables)
 
 
+def split_params(params: EnvParams, val_fraction: float) -> tuple[EnvParams, EnvParams]:
+    """Cut a split's trace in two: the first part to train on, the last
+    `val_fraction` held out for model selection (validation)."""
+    length = params.actual.shape[0]
+    n_val = int(round(length * val_fraction))
+    if not 2 <= n_val <= length - 2:
+        raise ValueError(
+            f"val_fraction {val_fraction} leaves {n_val} of {length} windows for validation; "
+            "both parts need at least 2"
+        )
+    cut = length - n_val
+    train = params.replace(actual=params.actual[:cut], observed=params.observed[:cut])
+    val = params.replace(actual=params.actual[cut:], observed=params.observed[cut:])
+    return train, val
+
+
 # --- agent-facing conventions (SPEC §1) -------------------------------------
 
 

@@ -29,24 +29,10 @@ from difsched_jax.agents.dql.agent import RANKING_CRITICS
 from difsched_jax.config import SliceConfig
 from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.env import EnvParams, RolloutCarry, make_env, rollout, run_windows
+from difsched_jax.env.build import split_params
 from difsched_jax.traffic import get_trace
 
 RANK_CRITICS = RANKING_CRITICS  # critics that may rank candidates
-
-
-def split_train_val(params: EnvParams, val_fraction: float) -> tuple[EnvParams, EnvParams]:
-    """Cut the train split's series in two: (first part, last `val_fraction`)."""
-    length = int(params.actual.shape[0])
-    n_val = int(round(length * val_fraction))
-    if not 2 <= n_val <= length - 2:
-        raise ValueError(
-            f"val_fraction {val_fraction} leaves {n_val} of {length} train windows for "
-            "validation; both parts need at least 2"
-        )
-    cut = length - n_val
-    train = params.replace(actual=params.actual[:cut], observed=params.observed[:cut])
-    val = params.replace(actual=params.actual[cut:], observed=params.observed[cut:])
-    return train, val
 
 
 def train_envs(config: SliceConfig, run) -> tuple:
@@ -56,7 +42,7 @@ def train_envs(config: SliceConfig, run) -> tuple:
         trace, run.alignment, source_path(run.traffic_dir, config.flow, config.window)
     )
     spec, params = make_env(config, trace, "train", run.obs, run.episode_len)
-    train, val = split_train_val(params, run.val_fraction)
+    train, val = split_params(params, run.val_fraction)
     return spec, train, val
 
 

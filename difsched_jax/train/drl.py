@@ -28,10 +28,10 @@ import numpy as np
 from difsched_jax.agents import heuristics
 from difsched_jax.agents.drl import ppo, sac
 from difsched_jax.agents.drl.policy import DeterministicPolicy, policy_params
-from difsched_jax.agents.drl.vec_env import split_params
 from difsched_jax.config import EnvConfig, get_env_config
 from difsched_jax.data.alignment import ALIGNMENTS, align_trace, source_path
 from difsched_jax.env import make_env, rollout
+from difsched_jax.env.build import split_params
 from difsched_jax.train.checkpoint import BestLatest
 
 ALGOS = {"ppo": (ppo, ppo.PPOConfig), "sac": (sac, sac.SACConfig)}

@@ -54,19 +54,3 @@ def step_slices(
         next_s=normalize_obs(info["next_obs"], spec.window),
         done=done,
     )
-
-
-def split_params(params: EnvParams, val_fraction: float) -> tuple[EnvParams, EnvParams]:
-    """Cut a split's trace in two: the first part to train on, the last
-    `val_fraction` held out for model selection (validation)."""
-    length = params.actual.shape[0]
-    n_val = int(round(length * val_fraction))
-    if not 2 <= n_val <= length - 2:
-        raise ValueError(
-            f"val_fraction {val_fraction} leaves {n_val} of {length} windows for validation; "
-            "both parts need at least 2"
-        )
-    cut = length - n_val
-    train = params.replace(actual=params.actual[:cut], observed=params.observed[:cut])
-    val = params.replace(actual=params.actual[cut:], observed=params.observed[cut:])
-    return train, val
