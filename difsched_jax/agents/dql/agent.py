@@ -33,6 +33,20 @@ ACT_METHODS = ("greedy", "eas", "bc")
 RANKING_CRITICS = ("online", "target")
 
 
+def executed_action(cfg: DQLConfig, a):
+    """The action the agent commits to, (..., A) in [−1, 1]: `a` itself, or with
+    `budget_projection` the allocation r = (a + 1)·B/2 rescaled to spend exactly B
+    (equal share when r = 0), so no candidate is cut at random by the budget rule."""
+    if not cfg.budget_projection:
+        return a
+    r = (a + 1.0) * (cfg.budget / 2.0)  # (..., A) resource blocks
+    total = r.sum(-1, keepdims=True)
+    r = jnp.where(
+        total > 1e-6, r * (cfg.budget / jnp.maximum(total, 1e-6)), cfg.budget / a.shape[-1]
+    )
+    return jnp.clip(2.0 * r / cfg.budget - 1.0, -1.0, 1.0)
+
+
 @struct.dataclass
 class DQLAgent:
     actor: dict  # linen params of ε(a_t, s, t)
@@ -83,9 +97,11 @@ def critic_target(agent: DQLAgent, key, next_obs, reward, done):
         n, b = cfg.max_q_samples, next_obs.shape[0]
         s_rep = jnp.repeat(next_obs, n, axis=0)  # (B·n, S)
         a_next = ddim_sample(cfg, agent.actor_target, key, s_rep, cfg.q_sample_eta)
+        a_next = executed_action(cfg, a_next)
         q_next = q_min(agent.critic_target, cfg, s_rep, a_next).reshape(-1, b, n).max(-1)
     else:
         a_next = ddim_sample(cfg, agent.actor_target, key, next_obs, cfg.q_sample_eta)
+        a_next = executed_action(cfg, a_next)
         q_next = q_min(agent.critic_target, cfg, next_obs, a_next)  # (K, B)
     not_done = 1.0 - done if cfg.mask_done else 1.0
     return jax.lax.stop_gradient(reward + cfg.gamma * not_done * q_next)
@@ -102,7 +118,11 @@ def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, 
     else:
         l_clone = zero
         a0_hat, a1_hat = approximate_action(cfg, actor_params, k_aa, batch.obs, batch.action)
-    q_ens = q_min(critic_params, cfg, batch.obs, a0_hat)  # (K, B)
+    # the critic scores the action the env would execute: outside [−1, 1] it only
+    # extrapolates, and its gradient there drove the actor into the corners
+    a_q = jnp.clip(a0_hat, -1.0, 1.0) if cfg.q_action_clip else a0_hat
+    a_q = executed_action(cfg, a_q)
+    q_ens = q_min(critic_params, cfg, batch.obs, a_q)  # (K, B)
     lcb = q_ens.mean(0) - cfg.lcb_coef * q_ens.std(0, ddof=1)  # (B,)
     loss_q = -lcb.mean() / sg(jnp.abs(q_ens).mean())
     l_ent = entropy_loss(cfg, actor_params, k_e, batch.obs, a0_hat, a1_hat) if cfg.w_e else zero
@@ -193,7 +213,7 @@ def _act(actor, critic, cfg: DQLConfig, key, obs, num_candidates, eta, method):
     b, n = obs.shape[0], num_candidates
     k_s, k_pick = jax.random.split(key)
     s_rep = jnp.repeat(obs, n, axis=0)  # (B·N, S)
-    cand = ddim_sample(cfg, actor, k_s, s_rep, eta).reshape(b, n, -1)  # (B, N, A)
+    cand = executed_action(cfg, ddim_sample(cfg, actor, k_s, s_rep, eta)).reshape(b, n, -1)
     if method == "bc":
         idx = jax.random.randint(k_pick, (b,), 0, n)
     else:

@@ -42,6 +42,11 @@ class DQLConfig:
     w_q: float = 1.0
     w_e: float = 0.01
     mask_done: bool = False  # episode ends are time limits here: bootstrap through them
+    # Q-loss on clip(â0, −1, 1) (ours); False: on the raw one-shot â0 (SPEC §5)
+    q_action_clip: bool = True
+    # ours: every action (candidates, Q-loss, critic target) rescaled to spend exactly
+    # B; False (SPEC §5): raw actions, over-allocation cut at random by the budget rule
+    budget_projection: bool = False
     # targets
     ema_tau: float = 0.001
     ema_period: int = 20
