@@ -149,3 +149,21 @@ def test_validation_is_the_tail_of_the_train_split():
     )
     with pytest.raises(ValueError, match="both parts"):
         split_params(params, 0.0)
+
+
+def test_budget_projection_spends_exactly_the_budget():
+    from difsched_jax.agents.dql import DQLConfig
+    from difsched_jax.agents.dql.agent import executed_action
+
+    a = jax.random.uniform(jax.random.key(0), (64, 8), minval=-1.0, maxval=1.0)
+    a = a.at[0].set(-1.0)  # nothing requested: equal share
+    off = DQLConfig(state_dim=8, action_dim=8, budget=100.0)
+    np.testing.assert_array_equal(executed_action(off, a), a)
+    r = (executed_action(off.replace(budget_projection=True), a) + 1.0) * 50.0
+    np.testing.assert_allclose(r.sum(-1), 100.0, rtol=1e-5)
+    np.testing.assert_allclose(r[0], 12.5, rtol=1e-5)
+    # proportions are kept
+    r_in = (a[1:] + 1.0) * 50.0
+    np.testing.assert_allclose(
+        r[1:] / r[1:].sum(-1, keepdims=True), r_in / r_in.sum(-1, keepdims=True), rtol=1e-4
+    )
