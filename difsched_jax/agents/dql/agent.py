@@ -93,6 +93,8 @@ def critic_target(agent: DQLAgent, key, next_obs, reward, done):
     """r + γ·min(Q1', Q2')(s', a'), a' ~ target actor DDIM(q_sample_eta): (K, B) for
     next_obs (B, S), reward (B,), done (B,). Optional max-Q backup (best of n)."""
     cfg = agent.config
+    if cfg.gamma == 0.0:  # a bandit: the target is the reward (skip the DDIM chain)
+        return jnp.broadcast_to(reward, (cfg.num_critics,) + reward.shape)
     if cfg.max_q_backup:  # best of n target-actor samples, per ensemble member
         n, b = cfg.max_q_samples, next_obs.shape[0]
         s_rep = jnp.repeat(next_obs, n, axis=0)  # (B·n, S)
