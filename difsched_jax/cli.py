@@ -342,6 +342,12 @@ def _add_train(sub) -> None:
     p.add_argument("--exp-config", type=int, default=None, help="experiment config (SPEC §2)")
     p.add_argument("--dataset", default=None, help="offline dataset folder (gen-dataset)")
     p.add_argument("--no-bc", action="store_true", help="SPEC §5's preset without BC")
+    p.add_argument(
+        "--spec-agent",
+        action="store_true",
+        help="SPEC §5's agent as written (γ 0.99, raw actions) instead of our myopic "
+        "defaults (γ 0, actions spend exactly B)",
+    )
     p.add_argument("--episodes", type=int, default=None, help="episodes (default 50)")
     p.add_argument(
         "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
@@ -394,6 +400,7 @@ def _cmd_train(args) -> int:
             args.exp_config,
             args.dataset,
             bc=not args.no_bc,
+            spec_agent=args.spec_agent,
             traffic_dir=args.traffic_dir,
             agent=agent,
             **run_kw,

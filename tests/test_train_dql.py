@@ -10,6 +10,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -167,3 +168,30 @@ def test_budget_projection_spends_exactly_the_budget():
     np.testing.assert_allclose(
         r[1:] / r[1:].sum(-1, keepdims=True), r_in / r_in.sum(-1, keepdims=True), rtol=1e-4
     )
+
+
+def test_q_loss_action_gradient_passes_the_clip():
+    from difsched_jax.agents.dql import DQLConfig
+    from difsched_jax.agents.dql.agent import q_loss_action
+
+    cfg = DQLConfig(state_dim=3, action_dim=3, budget=30.0)
+    a = jnp.array([[3.0, -0.2, -4.0]])  # two coordinates outside the box
+    w = jnp.array([1.0, 2.0, 3.0])
+    score = lambda c, x: (q_loss_action(c, x) * w).sum()  # noqa: E731
+    # the value is the executed (clipped) action either way
+    np.testing.assert_allclose(q_loss_action(cfg, a), [[1.0, -0.2, -1.0]])
+    # straight through: the gradient reaches every coordinate; a plain clip drops two
+    np.testing.assert_allclose(jax.grad(score, argnums=1)(cfg, a), [[1.0, 2.0, 3.0]])
+    plain = cfg.replace(q_clip_straight_through=False)
+    np.testing.assert_allclose(jax.grad(score, argnums=1)(plain, a), [[0.0, 2.0, 0.0]])
+    # unclipped (SPEC §5): the raw â0
+    np.testing.assert_allclose(q_loss_action(cfg.replace(q_action_clip=False), a), a)
+
+
+def test_run_defaults_are_myopic_and_spec_agent_is_spec(dataset):
+    ours = make_run_config(0, dataset).agent_config()
+    assert (ours.gamma, ours.budget_projection, ours.q_action_clip) == (0.0, True, True)
+    spec = make_run_config(0, dataset, spec_agent=True).agent_config()
+    assert (spec.gamma, spec.budget_projection, spec.q_action_clip) == (0.99, False, False)
+    # explicit agent settings win over either preset
+    assert make_run_config(0, dataset, agent={"gamma": 0.5}).agent_config().gamma == 0.5

@@ -113,11 +113,23 @@ class DQLRunConfig:
         return dataclasses.asdict(self)
 
 
-def make_run_config(exp_config: int, dataset: str, bc: bool = True, **kw) -> DQLRunConfig:
+# Our agent defaults on top of SPEC §5's preset. Traffic is exogenous (actions never
+# change future counts), so the best policy is myopic: γ = 0 makes the critic a reward
+# model and drops the bootstrap's noise. Loss falls with every resource block, so each
+# action is rescaled to spend exactly B instead of being cut at random by the budget rule.
+MYOPIC_AGENT = {"gamma": 0.0, "budget_projection": True}
+# SPEC §5 as written: γ 0.99, raw actions, the Q-loss on the unclipped one-shot â0
+SPEC_AGENT = {"q_action_clip": False}
+
+
+def make_run_config(
+    exp_config: int, dataset: str, bc: bool = True, spec_agent: bool = False, **kw
+) -> DQLRunConfig:
     """A run config with every agent field filled in: the SPEC §5 preset (with or
-    without BC) sized to the env, cosine lr decay over the run's updates, then the
-    `agent` overrides (e.g. {"gamma": 0.0, "beta_max": 1.0})."""
-    overrides = dict(kw.pop("agent", {}) or {})
+    without BC) sized to the env, cosine lr decay over the run's updates, our
+    `MYOPIC_AGENT` defaults (or `SPEC_AGENT` with spec_agent=True), then the `agent`
+    overrides (e.g. {"gamma": 0.99, "beta_max": 1.0})."""
+    overrides = {**(SPEC_AGENT if spec_agent else MYOPIC_AGENT), **(kw.pop("agent", {}) or {})}
     run = DQLRunConfig(exp_config, os.fspath(dataset), bc, **kw)
     env = run.env_config
     preset = DQLConfig.with_bc if bc else DQLConfig.without_bc

@@ -47,6 +47,20 @@ def executed_action(cfg: DQLConfig, a):
     return jnp.clip(2.0 * r / cfg.budget - 1.0, -1.0, 1.0)
 
 
+def q_loss_action(cfg: DQLConfig, a0_hat):
+    """The action the Q-loss scores for the one-shot â0 (..., A). With `q_action_clip`,
+    the one the env would execute, clip(â0, −1, 1): outside the box the critic only
+    extrapolates, and its gradient there drove no-BC actors into the corners. With
+    `q_clip_straight_through` the gradient passes the clip unchanged: a plain clip has
+    none outside the box, and actors that left it never came back."""
+    a = a0_hat
+    if cfg.q_action_clip:
+        a_clip = jnp.clip(a0_hat, -1.0, 1.0)
+        sg = jax.lax.stop_gradient
+        a = a0_hat + sg(a_clip - a0_hat) if cfg.q_clip_straight_through else a_clip
+    return executed_action(cfg, a)
+
+
 @struct.dataclass
 class DQLAgent:
     actor: dict  # linen params of ε(a_t, s, t)
@@ -120,11 +134,7 @@ def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, 
     else:
         l_clone = zero
         a0_hat, a1_hat = approximate_action(cfg, actor_params, k_aa, batch.obs, batch.action)
-    # the critic scores the action the env would execute: outside [−1, 1] it only
-    # extrapolates, and its gradient there drove the actor into the corners
-    a_q = jnp.clip(a0_hat, -1.0, 1.0) if cfg.q_action_clip else a0_hat
-    a_q = executed_action(cfg, a_q)
-    q_ens = q_min(critic_params, cfg, batch.obs, a_q)  # (K, B)
+    q_ens = q_min(critic_params, cfg, batch.obs, q_loss_action(cfg, a0_hat))  # (K, B)
     lcb = q_ens.mean(0) - cfg.lcb_coef * q_ens.std(0, ddof=1)  # (B,)
     loss_q = -lcb.mean() / sg(jnp.abs(q_ens).mean())
     l_ent = entropy_loss(cfg, actor_params, k_e, batch.obs, a0_hat, a1_hat) if cfg.w_e else zero

@@ -44,6 +44,9 @@ class DQLConfig:
     mask_done: bool = False  # episode ends are time limits here: bootstrap through them
     # Q-loss on clip(â0, −1, 1) (ours); False: on the raw one-shot â0 (SPEC §5)
     q_action_clip: bool = True
+    # with q_action_clip: pass the Q-gradient straight through the clip (a plain clip
+    # has zero gradient outside the box, where no-BC actors then stayed for good)
+    q_clip_straight_through: bool = True
     # ours: every action (candidates, Q-loss, critic target) rescaled to spend exactly
     # B; False (SPEC §5): raw actions, over-allocation cut at random by the budget rule
     budget_projection: bool = False
