@@ -12,7 +12,9 @@ the load average, so a loaded run can be read (CPU time ≈ one core's wall time
 
 Writes DIR/dql_speed.json: updates_per_s, decisions_per_s_single,
 decisions_per_s_batch256 (each keyed by state dim), compile_s (dim -> part -> s),
-cpu_ms (the same per call), reference (the PyTorch figures), matmul_dtype; with
+cpu_ms (the same per call), roofline (GFLOP per update by XLA's cost analysis, the
+dense-matmul GFLOP/s XLA reaches here, the updates/s ceiling they set), reference
+(the PyTorch figures), matmul_dtype; with
 `--matmul-dtype both` a nested "bfloat16" block holds the same keys. And DIR/dql_speed.png.
 """
 
@@ -33,10 +35,12 @@ from difsched_jax.agents.dql import (  # noqa: E402
     Batch,
     DQLConfig,
     act,
+    ddim_sample,
     init_agent,
     replay_from_batch,
     update_many,
 )
+from difsched_jax.agents.dql.agent import _update  # noqa: E402
 
 DIMS = {8: 100.0, 20: 200.0}  # users -> budget (env configs 0/2 and 1/3)
 # the reference PyTorch code on this 2-core CPU (issue 5); targets 10x / 20x
@@ -99,6 +103,54 @@ def bench_dim(dim: int, matmul_dtype: str, repeats: int) -> dict:
     return out
 
 
+def _xla_flops(fn, *args) -> float:
+    """FLOPs of one call by XLA's cost analysis (a scan body counts once)."""
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    return float((cost[0] if isinstance(cost, list) else cost)["flops"])
+
+
+def update_gflop(dim: int) -> float:
+    """GFLOP of one SPEC §5 update: XLA's count, plus the T − 1 DDIM steps of the
+    critic target that the count of the scanned chain leaves out."""
+    cfg = DQLConfig.with_bc(dim, budget=DIMS[dim])
+    agent = init_agent(jax.random.PRNGKey(0), cfg)
+    u = jnp.zeros((cfg.batch_size, dim))
+    batch = Batch(u, u, jnp.zeros(cfg.batch_size), u, jnp.zeros(cfg.batch_size))
+    key = jax.random.PRNGKey(1)
+    one_step = cfg.replace(num_steps=1)
+    chain_step = _xla_flops(
+        lambda a, k, s: ddim_sample(one_step, a, k, s, 1.0), agent.actor, key, u
+    )
+    total = _xla_flops(_update, agent, batch, key) + (cfg.num_steps - 1) * chain_step
+    return total / 1e9
+
+
+def matmul_gflops(repeats: int) -> float:
+    """GFLOP/s XLA reaches here on the critics' own shapes: 16 stacked 128×128
+    layers applied to 100 rows, three deep (the ensemble's hidden layers)."""
+    w = jax.random.normal(jax.random.PRNGKey(0), (3, 16, 128, 128)) / 128**0.5
+    x = jax.random.normal(jax.random.PRNGKey(1), (16, 100, 128))
+
+    @jax.jit
+    def layers(x):
+        for i in range(3):
+            x = jnp.tanh(jnp.einsum("kbi,kio->kbo", x, w[i]))
+        return x
+
+    seconds = _common.time_call(lambda: layers(x), repeats=20 * repeats, warmup=2)
+    return 3 * 2 * 16 * 100 * 128 * 128 / seconds / 1e9
+
+
+def roofline(repeats: int) -> dict:
+    """Is the update FLOP-bound? GFLOP per update, the dense-matmul GFLOP/s XLA
+    reaches here, and the ceiling (updates/s) their ratio sets."""
+    rate = matmul_gflops(repeats)
+    gflop = {str(d): update_gflop(d) for d in DIMS}
+    ceiling = {d: rate / g for d, g in gflop.items()}
+    print(f"  matmul {rate:.1f} GFLOP/s; update GFLOP {gflop}; ceiling {ceiling}")
+    return {"matmul_gflops": rate, "gflop_per_update": gflop, "updates_per_s_ceiling": ceiling}
+
+
 def run(dtypes, repeats: int) -> dict:
     result = {}
     for dtype in dtypes:
@@ -153,6 +205,7 @@ def main() -> None:
     dtypes = ("float32", "bfloat16") if args.matmul_dtype == "both" else (args.matmul_dtype,)
     t0 = time.perf_counter()
     result = run(dtypes, repeats=2 if args.quick else 5)
+    result["roofline"] = roofline(repeats=2 if args.quick else 5)
     result["reference"] = REFERENCE
     result["target"] = TARGET
     result["updates_per_call"] = UPDATES_PER_CALL

@@ -4,7 +4,7 @@ For each experiment config: the offline dataset of its train dataset config
 (MDP behaviour policy, train split), then one `difsched train` run per variant
 and seed (one at a time), then every run's best checkpoint on the TEST split
 beside the behaviour policy, equal share and the oracle (same slices, same key).
-A DQL cell is the mean over training seeds ± the 95 % t-interval over seeds.
+Writes OUT/table_TAG.{md,json,png}. A DQL cell is the mean over training seeds ± the 95 % t-interval over seeds.
 
     python experiments/dql_table.py --traffic-dir ../shared/data/traffic --out runs/dql_table
     python experiments/dql_table.py --tiny --out /tmp/t          # smoke test, minutes
@@ -141,6 +141,38 @@ def table(results: dict, variants: list[str]) -> str:
     return "\n".join(lines)
 
 
+def plot(results: dict, variants: list[str], path: str) -> None:
+    """One panel per experiment: baselines and DQL variants (95 % bars; dots = seeds)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = ["behaviour", "equal", "oracle"] + variants
+    labels = ["MDP", "equal", "oracle"] + [f"DQL{' +BC' if v == 'bc' else ''}" for v in variants]
+    fig = Figure(figsize=(3.2 * len(results), 3.4))
+    FigureCanvasAgg(fig)
+    for i, (exp, res) in enumerate(results.items()):
+        ax = fig.add_subplot(1, len(results), i + 1)
+        means = [res[n][0] for n in names]
+        ax.bar(
+            range(len(names)),
+            means,
+            yerr=[res[n][1] for n in names],
+            capsize=3,
+            color=["0.6", "0.75", "0.45"] + ["C0", "C1"][: len(variants)],
+        )
+        for j, v in enumerate(variants):
+            seeds = res[v][2]
+            ax.plot([3 + j] * len(seeds), seeds, "k.", ms=4)
+        lo = min(min(means), *(min(res[v][2]) for v in variants))
+        ax.set_ylim(0.9 * lo, 1.05 * max(means))
+        ax.set_xticks(range(len(names)), labels, rotation=45, fontsize=8)
+        ax.set_title(f"experiment {exp}", fontsize=9)
+        if i == 0:
+            ax.set_ylabel("packet loss (test split)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traffic-dir", default=None, help="real traces (default: synthetic)")
@@ -194,6 +226,7 @@ def run(argv=None) -> dict:
         f.write(text + "\n")
     with open(os.path.join(args.out, f"table_{args.tag}.json"), "w") as f:
         json.dump(payload, f, indent=2, default=float)
+    plot(results, variants, os.path.join(args.out, f"table_{args.tag}.png"))
     return payload
 
 
