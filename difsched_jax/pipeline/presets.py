@@ -65,10 +65,10 @@ QUICK = Preset(
     dataset_slices=16,
     dataset_windows=1000,
     dataset_episode_len=1000,
-    # 1,000 updates: the online critic ranks candidates (the EMA target would
-    # still be near its initialisation) and EMA starts after 100 updates
+    # 3,000 updates (no-BC actors settle after ~20 episodes); the online critic ranks
+    # candidates and EMA starts after 100 updates
     train_run={
-        "episodes": 10,
+        "episodes": 30,
         "updates_per_episode": 100,
         "greedy_slices": 8,
         "val_every": 5,
