@@ -5,7 +5,9 @@
 reference protocol of SPEC §5 (50 episodes × 100 updates, EAS exploration with
 10 candidates and η ~ U(0.5, 3), greedy rollouts with 50 candidates, offline
 share 1.0 → 0.5) with our corrections (train split, many slices per rollout,
-validation on a held-out tail of the train split).
+validation on a held-out tail of the train split). The agent is SPEC §5's preset
+with our myopic defaults (`MYOPIC_AGENT`: γ 0, actions that spend exactly B);
+`spec_agent=True` (`difsched train --spec-agent`) keeps SPEC §5 as written.
 """
 
 from __future__ import annotations
