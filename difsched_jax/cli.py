@@ -294,22 +294,11 @@ def _cmd_train_drl(args) -> int:
 
     if args.resume:
         run = drl.load_run_config(args.out)
-        for name in ("algo", "env_config", "steps"):
-            given = getattr(args, name)
-            if given is not None and given != getattr(run, name):
-                raise ValueError(
-                    f"--resume continues {args.out} as saved ({name} = {getattr(run, name)}), "
-                    f"got --{name.replace('_', '-')} {given}"
-                )
+        _check_resume(args, run, ("algo", "env_config", "steps"))
     else:
         if args.algo is None or args.env_config is None:
             raise ValueError("--algo and --env-config are required (unless --resume)")
-        agent = {}
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--set expects KEY=JSON, got {item!r}")
-            agent[key.strip()] = json.loads(value)
+        agent = _parse_sets(args.set)
         run = drl.make_run_config(
             args.algo,
             args.env_config,
@@ -326,6 +315,28 @@ def _cmd_train_drl(args) -> int:
     summary = drl.train(run, args.out, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _parse_sets(items: list[str]) -> dict:
+    """--set KEY=JSON items (repeatable) -> {key: value}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=JSON, got {item!r}")
+        out[key.strip()] = json.loads(value)
+    return out
+
+
+def _check_resume(args, run, names: tuple[str, ...]) -> None:
+    """--resume continues the run as saved: a flag given with another value is an error."""
+    for name in names:
+        given = getattr(args, name)
+        if given is not None and given != getattr(run, name):
+            raise ValueError(
+                f"--resume continues {args.out} as saved ({name} = {getattr(run, name)}), "
+                f"got --{name.replace('_', '-')} {given}"
+            )
 
 
 def _add_train(sub) -> None:
@@ -375,24 +386,14 @@ def _cmd_train(args) -> int:
         if args.out is None:
             raise ValueError("--resume needs --out (the run folder to continue)")
         run = dql.load_run_config(args.out)
-        given = {"exp_config": args.exp_config, "episodes": args.episodes, "seed": args.seed}
-        for name, value in given.items():
-            if value is not None and value != getattr(run, name):
-                raise ValueError(
-                    f"--resume continues {args.out} as saved ({name} = {getattr(run, name)}), "
-                    f"got --{name.replace('_', '-')} {value}"
-                )
+        _check_resume(args, run, ("exp_config", "episodes", "seed"))
     else:
         if args.exp_config is None or args.dataset is None:
             raise ValueError("--exp-config and --dataset are required (unless --resume)")
         agent_fields = set(DQLConfig.__dataclass_fields__)
         run_kw, agent = {}, {}
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            key = key.strip()
-            if not sep:
-                raise ValueError(f"--set expects KEY=JSON, got {item!r}")
-            (agent if key in agent_fields else run_kw)[key] = json.loads(value)
+        for key, value in _parse_sets(args.set).items():
+            (agent if key in agent_fields else run_kw)[key] = value
         for name in ("episodes", "seed"):
             if getattr(args, name) is not None:
                 run_kw[name] = getattr(args, name)
