@@ -12,6 +12,7 @@ import os
 import shutil
 import zipfile
 
+import jax
 import numpy as np
 import pytest
 
@@ -70,6 +71,11 @@ def test_layout_and_semantics(dataset_dir, arrays):
     assert set(np.unique(arrays["action"])) <= {0.0, 15.0, 30.0, 45.0, 60.0}
     np.testing.assert_array_equal(arrays["action"][..., :4].sum(-1), 60.0)  # whole budget asked
     assert np.all((arrays["loss"] >= 0) & (arrays["loss"] <= 1))
+    # granted: the budget rule's cut of the request (2 × 60 asked of B = 100)
+    granted, asked = arrays["granted"], arrays["action"]
+    assert np.all((granted >= 0) & (granted <= asked))
+    np.testing.assert_allclose(granted.sum(-1), np.minimum(asked.sum(-1), 100.0), atol=1e-4)
+    assert (granted < asked).any()
     # every slice and both sets differ (own keys; set 1's first group is another sub-agent)
     assert len({arrays["obs"][:, s].tobytes() for s in range(2 * S)}) == 2 * S
     assert not np.array_equal(arrays["action"][:, :S], arrays["action"][:, S:])
@@ -108,6 +114,7 @@ def test_agent_arrays_of_a_dataset(dataset_dir, arrays):
     assert agent["state"].shape == (n, 8) and agent["done"].shape == (n,)
     np.testing.assert_allclose(agent["reward"], 1.0 - arrays["loss"].reshape(-1))
     assert agent["action"].min() >= -1.0 and agent["action"].max() <= 0.2 + 1e-6  # r <= 60 of 100
+    np.testing.assert_allclose(agent["granted"], 2.0 * arrays["granted"].reshape(-1, 8) / 100 - 1)
 
 
 @pytest.mark.parametrize(
@@ -193,3 +200,60 @@ def test_cli_gen_dataset(tmp_path, capsys):
     assert ds.meta["generation"]["seed"] == 999  # the config's seed by default
     assert main(argv) == 2  # the folder holds a dataset: refused without --resume
     assert main([*argv, "--resume"]) == 0  # complete already: nothing to do
+
+
+def _rows_of(buf) -> set:
+    """Rows of a replay buffer's filled part as hashable (obs, action, reward) tuples."""
+    n = int(buf.size)
+    obs, act, rew = (np.asarray(x)[:n] for x in (buf.data.obs, buf.data.action, buf.data.reward))
+    return {(o.tobytes(), a.tobytes(), r.tobytes()) for o, a, r in zip(obs, act, rew)}
+
+
+def test_stream_that_fits_holds_every_row(dataset_dir, monkeypatch):
+    from difsched_jax.data import stream
+
+    monkeypatch.setattr(stream, "BLOCK_ROWS", 40)  # several blocks per shard
+    ds = load_dataset(dataset_dir)
+    st = stream.OfflineStream(ds, capacity=10**6)
+    assert st.fits and st.capacity == ds.num_transitions and len(st.blocks) > len(ds.shards)
+    buf = st.buffer_after(st.capacity)
+    agent = to_agent_arrays(ds)
+    want = {
+        (o.tobytes(), a.tobytes(), r.tobytes())
+        for o, a, r in zip(agent["state"], agent["granted"], agent["reward"])
+    }
+    assert int(buf.size) == ds.num_transitions and _rows_of(buf) == want
+    assert st.refresh(buf, st.capacity, 50) is buf  # nothing to stream in
+
+
+def test_stream_larger_than_the_buffer_rebuilds_exactly(dataset_dir, monkeypatch):
+    from difsched_jax.data import stream
+
+    monkeypatch.setattr(stream, "BLOCK_ROWS", 40)
+    ds = load_dataset(dataset_dir)
+    cap, refresh = 150, 70
+    st = stream.OfflineStream(ds, capacity=cap, executed=False, seed=1)
+    assert not st.fits
+    buf = st.buffer_after(cap)
+    seen = [_rows_of(buf)]
+    for k in range(1, 12):  # past one pass over the 600 rows: a new shuffled order
+        buf = st.refresh(buf, cap + (k - 1) * refresh, refresh)
+        seen.append(_rows_of(buf))
+        rebuilt = st.buffer_after(cap + k * refresh)  # what a resumed run builds
+        for a, b in zip(jax.tree.leaves(buf), jax.tree.leaves(rebuilt)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    agent = to_agent_arrays(ds)
+    every = {
+        (o.tobytes(), a.tobytes(), r.tobytes())
+        for o, a, r in zip(agent["state"], agent["action"], agent["reward"])
+    }
+    assert all(len(rows) <= cap and rows <= every for rows in seen)
+    assert set().union(*seen) == every  # the stream reaches every row
+    assert seen[1] != seen[0]
+
+
+def test_stream_rejects_a_bad_capacity(dataset_dir):
+    from difsched_jax.data.stream import OfflineStream
+
+    with pytest.raises(ValueError, match="positive integer"):
+        OfflineStream(load_dataset(dataset_dir), capacity=0)

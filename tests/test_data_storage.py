@@ -51,8 +51,9 @@ def test_compact_dtypes():
     specs = field_specs(20, 200)
     assert specs["obs"] == {"dtype": "uint8", "shape": [20]}
     assert specs["action"]["dtype"] == "float32" and specs["loss"]["shape"] == []
-    # 3 count fields x 20 B + 20 float32 actions + loss + 2 flags
-    assert bytes_per_transition(20, 200) == 60 + 80 + 4 + 2
+    assert specs["granted"] == {"dtype": "float32", "shape": [20]}
+    # 3 count fields x 20 B + 20 float32 requested and 20 granted + loss + 2 flags
+    assert bytes_per_transition(20, 200) == 60 + 160 + 4 + 2
 
 
 def _ks_brute(a, b):

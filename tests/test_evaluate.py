@@ -52,6 +52,15 @@ def test_compare_rows(rows):
     assert abs(by_name["equal"] - 0.297) < 0.01  # traffic-free (SPEC §1)
 
 
+def test_oracle_gap_measures_decision_shape(rows):
+    gap = {r.name: r.result.oracle_gap for r in rows}
+    assert gap["oracle"] == 0.0 and gap["oracle-perfect"] == 0.0  # each against its own obs
+    # equal share: 12.5 blocks each where the oracle gives 0 to quiet users, ~17 to busy
+    assert 4.0 < gap["equal"] < 12.5
+    r = next(r for r in rows if r.name == "equal").result
+    assert r.summary()["oracle_gap"] == gap["equal"]
+
+
 def test_table_and_payload(rows):
     table = format_table(rows)
     lines = table.splitlines()

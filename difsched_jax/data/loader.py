@@ -59,13 +59,16 @@ class OfflineDataset:
         return (f"OfflineDataset({self.path!r}, windows={self.num_windows}, slices={self.num_slices}, "
                 f"users={self.num_users}, shards={len(self.shards)})")  # fmt: skip
 
+    def open_shard(self, shard: Shard, fields=None) -> dict[str, np.ndarray]:
+        """{field: (windows, slices, ...) array} of one shard, memory-mapped (read-only)
+        unless the dataset was opened with mmap=False."""
+        arrays = open_npz(shard.path, mmap=self._mmap)
+        return {k: arrays[k] for k in (fields or self.fields)}
+
     def iter_shards(self, fields=None):
-        """Yield (Shard, {field: (windows, slices, ...) array}) shard by shard,
-        memory-mapped (read-only) unless the dataset was opened with mmap=False."""
-        names = list(fields or self.fields)
+        """Yield (Shard, {field: (windows, slices, ...) array}) shard by shard."""
         for shard in self.shards:
-            arrays = open_npz(shard.path, mmap=self._mmap)
-            yield shard, {k: arrays[k] for k in names}
+            yield shard, self.open_shard(shard, fields)
 
     def arrays(self, fields=None, slices: slice | None = None) -> dict[str, np.ndarray]:
         """Fields as in-memory arrays (windows, chosen global slices, ...)."""
@@ -112,9 +115,9 @@ def _check_meta(folder: str, meta: dict) -> None:
         raise DatasetError(
             f"{folder}: meta.json is not a {schema.FORMAT} (format {meta.get('format')!r})"
         )
-    if meta.get("format_version") != schema.FORMAT_VERSION:
+    if meta.get("format_version") not in schema.READABLE_VERSIONS:
         raise DatasetError(f"{folder}: format version {meta.get('format_version')!r} is not supported "
-                           f"(this code reads {schema.FORMAT_VERSION})")  # fmt: skip
+                           f"(this code reads {schema.READABLE_VERSIONS})")  # fmt: skip
     for key in ("config", "generation", "part", "fields", "shards"):
         if key not in meta:
             raise DatasetError(f"{folder}: meta.json lacks {key!r}")

@@ -14,13 +14,16 @@ import numpy as np
 from difsched_jax.env import Transition
 
 FORMAT = "difsched-offline-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# version 1 had no "granted" field (the trainers then fall back to the requested action)
+READABLE_VERSIONS = (1, 2)
 
 # field -> (per-transition shape kind, dtype); "users" = (N,), "scalar" = ()
 # Counts are 0..L, so uint8 when L <= 255 and int16 otherwise (see count_dtype).
 FIELDS: dict[str, tuple[str, str]] = {
     "obs": ("users", "counts"),  # observed counts of this window (what the policy saw)
     "action": ("users", "float32"),  # requested allocation r, resource blocks
+    "granted": ("users", "float32"),  # allocation after the budget rule (what was executed)
     "loss": ("scalar", "float32"),  # packet-loss rate of the window
     "next_obs": ("users", "counts"),  # observation of the next window (before any reset)
     "actual": ("users", "counts"),  # actual counts (losses are computed on these)
@@ -61,6 +64,7 @@ def compact(record: Transition, window: int) -> dict[str, jax.Array]:
     return {
         "obs": record.obs.astype(counts),
         "action": record.action.astype(jnp.float32),
+        "granted": record.granted.astype(jnp.float32),
         "loss": record.loss.astype(jnp.float32),
         "next_obs": record.next_obs.astype(counts),
         "actual": record.actual.astype(counts),

@@ -124,14 +124,16 @@ def comparison_payload(rows: list[PolicyRow], **meta) -> dict:
 def format_table(rows: list[PolicyRow]) -> str:
     """Markdown table: policy, observation, mean loss +- 95 % half-width, sizes."""
     lines = [
-        "| policy | obs | mean loss | 95 % CI (±) | slices × windows | empty windows |",
-        "|---|---|---|---|---|---|",
+        "| policy | obs | mean loss | 95 % CI (±) | gap to oracle (RB/user) | slices × windows "
+        "| empty windows |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         r = row.result
         slices, windows = r.window_losses.shape[1], r.window_losses.shape[0]
+        gap = "–" if r.oracle_gap is None else f"{r.oracle_gap:.2f}"
         lines.append(
-            f"| {row.name} | {row.obs} | {r.mean_loss:.4f} | {r.ci95:.4f} | "
+            f"| {row.name} | {row.obs} | {r.mean_loss:.4f} | {r.ci95:.4f} | {gap} | "
             f"{slices} × {windows} | {r.empty_fraction:.2%} |"
         )
     return "\n".join(lines)

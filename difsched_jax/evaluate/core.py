@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.env import EnvParams, EnvSpec, rollout
@@ -18,11 +19,15 @@ class EvalResult:
     slice_means: np.ndarray  # (S,) mean loss per slice
     window_losses: np.ndarray  # (T, S) per-window loss
     empty_fraction: float  # share of windows in which nobody sent
+    # mean |r_i − r*_i| in resource blocks per user and decision, r* the oracle's
+    # allocation for the same observation (executed allocations; None: not computed)
+    oracle_gap: float | None = None
 
     def summary(self) -> dict:
         return {
             "mean_loss": self.mean_loss,
             "ci95": self.ci95,
+            "oracle_gap": self.oracle_gap,
             "slices": int(self.window_losses.shape[1]),
             "windows": int(self.window_losses.shape[0]),
             "empty_fraction": self.empty_fraction,
@@ -32,6 +37,24 @@ class EvalResult:
             },
             "window_loss_std": float(self.window_losses.std()),
         }
+
+
+def oracle_gap(record, params: EnvParams) -> float:
+    """Decision shape as a number: the mean absolute difference, in resource blocks,
+    between the executed allocation of `record` (leading axes (T, S)) and the exact
+    oracle's allocation for the same observations, per user and decision."""
+    from difsched_jax.agents import heuristics
+
+    budget = int(params.budget)
+    gain = heuristics.oracle_params(
+        budget, np.asarray(params.sigmoid_k), np.asarray(params.sigmoid_s)
+    ).gain
+    obs = jnp.asarray(record.obs).reshape(-1, record.obs.shape[-1])  # (T·S, N)
+    best = np.asarray(jax.vmap(heuristics.oracle, in_axes=(None, None, 0))(
+        heuristics.OracleParams(gain=gain), jax.random.key(0), obs
+    ))  # fmt: skip
+    granted = np.asarray(record.granted, np.float64).reshape(best.shape)
+    return float(np.abs(granted - best).mean())
 
 
 def evaluate_policy(
@@ -62,4 +85,5 @@ def evaluate_policy(
         slice_means=slice_means,
         window_losses=losses,
         empty_fraction=float(np.asarray(record.empty).mean()),
+        oracle_gap=oracle_gap(record, params),
     )

@@ -16,7 +16,7 @@ import numpy as np
 from difsched_jax.config import SliceConfig
 from difsched_jax.env import make_env, rollout
 from difsched_jax.evaluate.compare import PolicyRow
-from difsched_jax.evaluate.core import EvalResult
+from difsched_jax.evaluate.core import EvalResult, oracle_gap
 from difsched_jax.evaluate.registry import resolve_policy
 from difsched_jax.evaluate.stats import mean_ci95
 from difsched_jax.traffic.trace import Trace
@@ -46,7 +46,10 @@ def evaluate_with_allocations(
     losses = np.asarray(record.loss, dtype=np.float64)  # (T, S)
     slice_means = losses.mean(axis=0)
     mean, half = mean_ci95(slice_means)
-    result = EvalResult(mean, half, slice_means, losses, float(np.asarray(record.empty).mean()))
+    gap = oracle_gap(record, params)
+    result = EvalResult(
+        mean, half, slice_means, losses, float(np.asarray(record.empty).mean()), gap
+    )
     flat = {
         "observed": np.asarray(record.obs).ravel(),
         "action": np.asarray(record.action, dtype=np.float32).ravel(),
@@ -72,6 +75,7 @@ def save_policy_result(path: str, row: PolicyRow, samples: dict) -> None:
         slice_means=r.slice_means,
         window_losses=r.window_losses,
         empty_fraction=r.empty_fraction,
+        oracle_gap=np.nan if r.oracle_gap is None else r.oracle_gap,
         **samples,
     )
     os.replace(tmp, path)
@@ -85,6 +89,7 @@ def load_policy_result(path: str) -> tuple[PolicyRow, dict]:
             slice_means=d["slice_means"],
             window_losses=d["window_losses"],
             empty_fraction=float(d["empty_fraction"]),
+            oracle_gap=float(d["oracle_gap"]) if "oracle_gap" in d.files else None,
         )
         samples = {k: d[k] for k in ("observed", "action", "granted")}
         return PolicyRow(str(d["name"]), str(d["obs"]), result), samples

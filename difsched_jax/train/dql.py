@@ -27,16 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.agents.dql import (
-    Batch,
     DQLAgent,
     dql_policy,
     init_agent,
     replay_add,
-    replay_from_batch,
     replay_init,
     update_many,
 )
-from difsched_jax.data import load_dataset, to_agent_arrays
+from difsched_jax.data import load_dataset
+from difsched_jax.data.stream import OfflineStream
 from difsched_jax.env import init_carry
 from difsched_jax.train.checkpoint import BestLatest
 from difsched_jax.train.dql_config import DQLRunConfig, load_run_config, make_run_config
@@ -56,8 +55,8 @@ __all__ = ["DQLRunConfig", "load_policy", "load_run_config", "make_run_config", 
 POLICY_SLOTS = ("best", "latest")
 
 
-def offline_buffer(run: DQLRunConfig):
-    """The dataset as a device replay buffer (checked against the experiment's slice)."""
+def offline_stream(run: DQLRunConfig) -> OfflineStream:
+    """The dataset as a stream into a device buffer (checked against the experiment)."""
     ds = load_dataset(run.dataset)
     env = run.env_config
     if (ds.num_users, ds.budget, ds.window) != (env.num_users, env.budget, env.window):
@@ -65,15 +64,12 @@ def offline_buffer(run: DQLRunConfig):
             f"{run.dataset}: {ds.num_users} users, B = {ds.budget}, L = {ds.window}; experiment "
             f"{run.exp_config} needs {env.num_users} users, B = {env.budget}, L = {env.window}"
         )
-    a = to_agent_arrays(ds)
-    batch = Batch(
-        obs=jnp.asarray(a["state"]),
-        action=jnp.asarray(a["action"]),
-        reward=jnp.asarray(a["reward"]),
-        next_obs=jnp.asarray(a["next_state"]),
-        done=jnp.asarray(a["done"]),
-    )
-    return replay_from_batch(batch)
+    return OfflineStream(ds, run.offline_capacity, run.executed_action, seed=run.seed)
+
+
+def offline_rows_written(run: DQLRunConfig, stream: OfflineStream, episodes: int) -> int:
+    """Stream rows written into the offline buffer before episode `episodes` (0-based)."""
+    return stream.capacity + (0 if stream.fits else episodes * run.refresh_rows)
 
 
 def _keys(run: DQLRunConfig):
@@ -120,7 +116,13 @@ def _episode(run: DQLRunConfig, state: dict, offline, spec, train_params, episod
         eta_high=jnp.float32(run.eta_high),
     )
     carry, batch, loss = collect(
-        explore_policy, explore, train_params, spec, state["explore"], run.explore_windows
+        explore_policy,
+        explore,
+        train_params,
+        spec,
+        state["explore"],
+        run.explore_windows,
+        run.executed_action,
     )
     online = replay_add(state["online"], batch)
     new = {**state, "agent": agent, "explore": carry}
@@ -128,7 +130,13 @@ def _episode(run: DQLRunConfig, state: dict, offline, spec, train_params, episod
     if run.greedy_slices:
         greedy = acting_params(agent, run.rank_critic, run.eval_candidates)
         carry, batch, loss = collect(
-            dql_policy, greedy, train_params, spec, state["greedy"], run.greedy_windows
+            dql_policy,
+            greedy,
+            train_params,
+            spec,
+            state["greedy"],
+            run.greedy_windows,
+            run.executed_action,
         )
         online = replay_add(online, batch)
         new["greedy"] = carry
@@ -162,12 +170,13 @@ def train(
 
     env_cfg = run.env_config
     spec, train_params, val_params = train_envs(env_cfg, run)
-    offline = offline_buffer(run)
+    stream = offline_stream(run)
     state = _fresh_state(run, spec, train_params)
     best_val, best_episode, done = float("inf"), None, 0
     if resume and ckpt.step("latest") is not None:
         state, meta = ckpt.restore("latest", state)
         best_val, best_episode, done = meta["best_val_loss"], meta["best_episode"], meta["episodes"]
+    offline = stream.buffer_after(offline_rows_written(run, stream, done))
     rows = read_rows(os.path.join(out, "metrics.jsonl"), done)
     k_val = _keys(run)["val"]
     baselines = baseline_losses(env_cfg, val_params, spec, k_val, run.val_slices, run.val_windows)
@@ -176,6 +185,9 @@ def train(
     stop = run.episodes if stop_after is None else min(run.episodes, done + stop_after)
     for episode in range(done, stop):
         t0 = time.perf_counter()
+        if episode > done:  # new rows from disk (datasets larger than the buffer)
+            written = offline_rows_written(run, stream, episode - 1)
+            offline = stream.refresh(offline, written, run.refresh_rows)
         state, row = _episode(run, state, offline, spec, train_params, episode)
         row = {"episode": episode + 1, "offline_share": run.offline_share(episode), **row}
         if (episode + 1) % run.val_every == 0 or episode + 1 == run.episodes:

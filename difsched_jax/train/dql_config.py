@@ -35,6 +35,7 @@ _POSITIVE = (
     "val_every",
     "val_slices",
     "val_windows",
+    "offline_capacity",
 )
 
 
@@ -64,6 +65,14 @@ class DQLRunConfig:
     traffic_dir: str | None = None  # None: synthetic traffic
     obs: str = "predicted"
     alignment: str = "reference"
+    # train on the executed allocation (after the budget rule; ours) or on the requested
+    # one (SPEC §4's records). The reward follows what was executed: on requests over B
+    # the critic learns a blur of random cuts and cannot tell allocations of B apart.
+    executed_action: bool = True
+    # offline data in a device buffer of this many rows: a larger dataset streams from
+    # its shards, `offline_refresh` new rows (default: the rows an episode samples) per episode
+    offline_capacity: int = 1_000_000
+    offline_refresh: int | None = None
     agent: dict = field(default_factory=dict)  # DQLConfig fields
 
     def __post_init__(self):
@@ -72,6 +81,11 @@ class DQLRunConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"DQLRunConfig.{name} must be a positive integer, got {v!r}")
+        refresh = self.offline_refresh
+        if refresh is not None and (not isinstance(refresh, int) or refresh < 0):
+            raise ValueError(
+                f"DQLRunConfig.offline_refresh must be an integer ≥ 0, got {self.offline_refresh!r}"
+            )
         if not isinstance(self.greedy_slices, int) or self.greedy_slices < 0:
             raise ValueError(f"DQLRunConfig.greedy_slices must be ≥ 0, got {self.greedy_slices}")
         if not 0.0 <= self.final_offline_share <= 1.0:
@@ -103,6 +117,13 @@ class DQLRunConfig:
         per = self.explore_slices * self.explore_windows + self.greedy_slices * self.greedy_windows
         return self.episodes * per
 
+    @property
+    def refresh_rows(self) -> int:
+        """New offline rows streamed in per episode (default: the rows it samples)."""
+        if self.offline_refresh is not None:
+            return self.offline_refresh
+        return self.updates_per_episode * int(self.agent.get("batch_size", 100))
+
     def agent_config(self) -> DQLConfig:
         return DQLConfig.from_dict(self.agent)
 
@@ -132,6 +153,8 @@ def make_run_config(
     `MYOPIC_AGENT` defaults (or `SPEC_AGENT` with spec_agent=True), then the `agent`
     overrides (e.g. {"gamma": 0.99, "beta_max": 1.0})."""
     overrides = {**(SPEC_AGENT if spec_agent else MYOPIC_AGENT), **(kw.pop("agent", {}) or {})}
+    if spec_agent:
+        kw.setdefault("executed_action", False)
     run = DQLRunConfig(exp_config, os.fspath(dataset), bc, **kw)
     env = run.env_config
     preset = DQLConfig.with_bc if bc else DQLConfig.without_bc

@@ -68,14 +68,22 @@ def explore_policy(params: ExploreParams, key, obs_counts):
     return dql_policy(params.policy.replace(eta=eta), k_act, obs_counts)
 
 
-@partial(jax.jit, static_argnames=("policy", "spec", "num_windows"))
-def collect(policy, policy_params, params: EnvParams, spec, carry: RolloutCarry, num_windows: int):
+@partial(jax.jit, static_argnames=("policy", "spec", "num_windows", "executed"))
+def collect(
+    policy,
+    policy_params,
+    params: EnvParams,
+    spec,
+    carry: RolloutCarry,
+    num_windows: int,
+    executed: bool = True,
+):
     """Advance the slices of `carry` by `num_windows`: (carry, agent Batch (W·S rows),
-    mean loss). Rows are window-major."""
+    mean loss). Rows are window-major; actions are the executed (granted) allocations,
+    or the requested ones with executed=False."""
     carry, rec = run_windows(policy, policy_params, params, spec, carry, num_windows)
-    batch = batch_from_env(
-        rec.obs, rec.action, rec.loss, rec.next_obs, rec.done, spec.window, params.budget
-    )
+    r = rec.granted if executed else rec.action
+    batch = batch_from_env(rec.obs, r, rec.loss, rec.next_obs, rec.done, spec.window, params.budget)
     return carry, batch, rec.loss.mean()
 
 

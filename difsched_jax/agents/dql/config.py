@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 MATMUL_DTYPES = ("float32", "bfloat16")
+NETWORKS = ("mlp", "equivariant")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,11 @@ class DQLConfig:
     beta_min: float = 0.1
     beta_max: float = 10.0  # the paper's; the reference used 1.0 (ᾱ_T ≈ 0.58)
     t_dim: int = 128  # sinusoidal step embedding
+    # "mlp": SPEC §5's networks on the whole vector; "equivariant": shared per-user
+    # layers with a pooled context (see `equivariant`), `user_hidden` features per user
+    network: str = "mlp"
     hidden: int = 128
+    user_hidden: int = 64
     dropout: float = 0.05  # actor, training only
     actor_layer_norm: bool = True  # the reference's `layer_norm` reaches the actor only
     critic_layer_norm: bool = False  # the reference hard-codes False for the critic
@@ -59,7 +64,15 @@ class DQLConfig:
 
     def __post_init__(self):
         name = type(self).__name__
-        for f in ("state_dim", "action_dim", "window", "num_steps", "t_dim", "hidden"):
+        for f in (
+            "state_dim",
+            "action_dim",
+            "window",
+            "num_steps",
+            "t_dim",
+            "hidden",
+            "user_hidden",
+        ):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"{name}.{f} must be a positive integer, got {v!r}")
@@ -87,6 +100,13 @@ class DQLConfig:
         for f in ("lcb_coef", "q_sample_eta", "w_bc", "w_q", "w_e", "lr_decay_steps", "ema_start"):
             if getattr(self, f) < 0:
                 raise ValueError(f"{name}.{f} must be ≥ 0, got {getattr(self, f)}")
+        if self.network not in NETWORKS:
+            raise ValueError(f"{name}.network must be one of {NETWORKS}, got {self.network!r}")
+        if self.network == "equivariant" and self.state_dim != self.action_dim:
+            raise ValueError(
+                f"{name}: equivariant networks need state_dim == action_dim (one of each per "
+                f"user), got {self.state_dim}, {self.action_dim}"
+            )
         if self.matmul_dtype not in MATMUL_DTYPES:
             raise ValueError(
                 f"{name}.matmul_dtype must be one of {MATMUL_DTYPES}, got {self.matmul_dtype!r}"

@@ -24,81 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.agents.dql.config import DQLConfig
+from difsched_jax.agents.dql.equivariant import EquivariantActor, EquivariantCritic
+from difsched_jax.agents.dql.layers import Dense, _uniform, mish
 from difsched_jax.agents.dql.schedule import timestep_embedding
-
-
-@jax.custom_jvp
-def mish(x):
-    """x·tanh(softplus(x)) = x·n/(n+2), n = e^x(e^x + 2): one exp instead of three
-    transcendentals. Exact for x ≤ 20, where tanh(softplus) rounds to 1 in float32.
-    A hand-written derivative: autodiff of this form costs ~2× more in the backward."""
-    e = jnp.exp(jnp.minimum(x, 20.0))
-    n = e * (e + 2.0)
-    return x * n / (n + 2.0)
-
-
-@mish.defjvp
-def _mish_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    e = jnp.exp(jnp.minimum(x, 20.0))
-    n = e * (e + 2.0)
-    r = n / (n + 2.0)  # tanh(softplus(x))
-    # d/dx = tanh(sp) + x·sech²(sp)·sigmoid(x)
-    return x * r, (r + x * (1.0 - r * r) * (e / (1.0 + e))) * dx
-
-
-def _uniform(bound: float):
-    """U(±bound), as PyTorch's nn.Linear default with bound = 1/sqrt(fan_in)."""
-    return lambda key, shape, dtype=jnp.float32: jax.random.uniform(
-        key, shape, dtype, -bound, bound
-    )
-
-
-@jax.custom_vjp
-def _matmul_bf16(x, w):
-    return jnp.matmul(
-        x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), preferred_element_type=jnp.float32
-    )
-
-
-def _matmul_bf16_fwd(x, w):
-    xb, wb = x.astype(jnp.bfloat16), w.astype(jnp.bfloat16)
-    return jnp.matmul(xb, wb, preferred_element_type=jnp.float32), (xb, wb)
-
-
-def _matmul_bf16_bwd(res, g):
-    xb, wb = res
-    gb = g.astype(jnp.bfloat16)
-    dx = jnp.matmul(gb, wb.T, preferred_element_type=jnp.float32)
-    dw = jnp.matmul(
-        xb.reshape(-1, xb.shape[-1]).T,
-        gb.reshape(-1, gb.shape[-1]),
-        preferred_element_type=jnp.float32,
-    )
-    return dx, dw
-
-
-_matmul_bf16.defvjp(_matmul_bf16_fwd, _matmul_bf16_bwd)
-
-
-class Dense(nn.Module):
-    """Dense layer with PyTorch-like init and an optional bf16 matmul."""
-
-    features: int
-    matmul_dtype: str = "float32"
-    kernel_init: object = None
-    bias_init: object = None
-
-    @nn.compact
-    def __call__(self, x):
-        fan_in = x.shape[-1]
-        k_init = self.kernel_init or _uniform(1.0 / math.sqrt(fan_in))
-        b_init = self.bias_init or _uniform(1.0 / math.sqrt(fan_in))
-        kernel = self.param("kernel", k_init, (fan_in, self.features))
-        bias = self.param("bias", b_init, (self.features,))
-        if self.matmul_dtype == "bfloat16":
-            return _matmul_bf16(x, kernel) + bias
-        return x @ kernel + bias
 
 
 class Actor(nn.Module):
@@ -183,7 +111,17 @@ class Critic(nn.Module):
         return q[..., 0]
 
 
-def make_actor(config: DQLConfig) -> Actor:
+def make_actor(config: DQLConfig):
+    """SPEC §5's MLP actor (network "mlp") or the per-user one ("equivariant")."""
+    if config.network == "equivariant":
+        return EquivariantActor(
+            num_steps=config.num_steps,
+            hidden=config.user_hidden,
+            t_dim=config.t_dim,
+            dropout=config.dropout,
+            layer_norm=config.actor_layer_norm,
+            matmul_dtype=config.matmul_dtype,
+        )
     return Actor(
         action_dim=config.action_dim,
         state_dim=config.state_dim,
@@ -196,7 +134,9 @@ def make_actor(config: DQLConfig) -> Actor:
     )
 
 
-def make_critic(config: DQLConfig) -> Critic:
+def make_critic(config: DQLConfig):
+    if config.network == "equivariant":
+        return EquivariantCritic(config.user_hidden, config.critic_layer_norm, config.matmul_dtype)
     return Critic(config.hidden, config.critic_layer_norm, config.matmul_dtype)
 
 

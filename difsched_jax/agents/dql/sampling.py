@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.agents.dql.config import DQLConfig
-from difsched_jax.agents.dql.networks import Actor, make_actor
+from difsched_jax.agents.dql.networks import make_actor
 from difsched_jax.agents.dql.schedule import make_schedule
 
 
@@ -24,13 +24,13 @@ def _reverse_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs):
     """a ← c_a·a + c_eps·ε(a, s, t) + c_z·z_t for t = T..1. coefs: three (T,) arrays in
     step order 1..T; noise (T, B, A). Returns (B, A)."""
     actor = make_actor(config)
-    cond_s = actor.apply(actor_params, s, method=Actor.condition)  # (B, H)
-    table = actor.apply(actor_params, method=Actor.step_table)  # (T+1, H)
+    cond_s = actor.apply(actor_params, s, method="condition")  # (B, H) or (B, N, H)
+    table = actor.apply(actor_params, method="step_table")  # (T+1, H)
     c_a, c_eps, c_z = coefs
 
     def body(a, xs):
         t_row, ca, ce, cz, z = xs
-        eps = actor.apply(actor_params, a, cond_s + t_row, method=Actor.denoise)
+        eps = actor.apply(actor_params, a, cond_s + t_row, method="denoise")
         return ca * a + ce * eps + cz * z, None
 
     xs = (table[1:], c_a, c_eps, c_z, noise)
