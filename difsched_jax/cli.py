@@ -160,6 +160,13 @@ def _add_gen_dataset(sub) -> None:
         "--agents", default=None, help="folder of solved sub-agents (default: solve them now)"
     )
     p.add_argument("--seed", type=int, default=None, help="data seed (default: the config's)")
+    p.add_argument(
+        "--behaviour-noise",
+        type=float,
+        default=0.0,
+        help="noisy MDP behaviour: add N(0, (X·B/N)²) resource blocks per user to each request "
+        "(default 0: the reference's policy)",
+    )
     p.add_argument("--chunk-windows", type=int, default=None, help="windows per shard")
     p.add_argument("--devices", type=int, default=None, help="local devices (default: all)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -196,7 +203,9 @@ def _cmd_gen_dataset(args) -> int:
     trace = align_trace(
         trace, args.alignment, source_path(args.traffic_dir, config.flow, config.window)
     )
-    policies, facts = behaviour_policies(config, args.traffic_dir, args.agents, args.traffic_seed)
+    policies, facts = behaviour_policies(
+        config, args.traffic_dir, args.agents, args.traffic_seed, args.behaviour_noise
+    )
     info = {
         "dataset_config": args.dataset_config,
         "traffic": args.traffic_dir or f"synthetic (seed {args.traffic_seed})",

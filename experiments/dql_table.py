@@ -1,7 +1,7 @@
 """Diffusion-QL quality table: experiments × (with / without BC) × training seeds.
 
 For each experiment config: the offline dataset of its train dataset config
-(MDP behaviour policy, train split), then one `difsched train` run per variant
+(noisy MDP behaviour, train split), then one `difsched train` run per variant
 and seed (one at a time), then every run's best checkpoint on the TEST split
 beside the behaviour policy, equal share and the oracle (same slices, same key).
 Writes OUT/table_TAG.{md,json,png}. A DQL cell is the mean over training seeds ± the 95 % t-interval over seeds.
@@ -71,11 +71,13 @@ def agents_dir(args) -> str:
 
 def dataset(args, exp: int, agents: str) -> str:
     idx = get_experiment_config(exp).train_dataset
-    out = os.path.join(args.out, "datasets", f"ds{idx}")
+    slices, windows = (2, 40) if args.tiny else (args.data_slices, args.data_windows)
+    name = f"ds{idx}_{slices}x{windows}_noise{args.behaviour_noise:g}"
+    out = os.path.join(args.out, "datasets", name)
     if not os.path.exists(os.path.join(out, "meta.json")):
-        slices, windows = (2, 40) if args.tiny else (args.data_slices, args.data_windows)
         cmd = ["gen-dataset", "--dataset-config", str(idx), "--agents", agents, "--out", out]
         cmd += ["--slices", str(slices), "--windows", str(windows), "--no-progress"]
+        cmd += ["--behaviour-noise", str(args.behaviour_noise)]
         _cli(cmd + (["--traffic-dir", args.traffic_dir] if args.traffic_dir else []))
     return out
 
@@ -115,26 +117,37 @@ def evaluate(args, exp: int, runs: dict, agents: str) -> dict:
     rows = compare_policies(policies, config, trace, num_slices=slices, num_windows=windows)
     loss = {n: row.result.mean_loss for n, row in zip(names, rows)}
     ci = {n: row.result.ci95 for n, row in zip(names, rows)}
+    gap = {n: row.result.oracle_gap for n, row in zip(names, rows)}
     out = {
         "behaviour": (loss[f"mdp:{agents}"], ci[f"mdp:{agents}"]),
         "equal": (loss["equal"], ci["equal"]),
         "oracle": (loss["oracle"], ci["oracle"]),
+        "gap": {"behaviour": gap[f"mdp:{agents}"], "equal": gap["equal"]},
     }
     for variant, rs in runs.items():
         seeds = [loss[r] for r in rs]
         out[variant] = (*mean_ci95(seeds), seeds)
+        # decision shape: mean |r − r*| per user and decision, r* the oracle's (RB)
+        gaps = [gap[r] for r in rs]
+        out["gap"][variant] = (*mean_ci95(gaps), gaps)
     return out
 
 
 def table(results: dict, variants: list[str]) -> str:
     head = "| experiment | behaviour (MDP) | equal share | oracle (predicted) |"
     head += "".join(f" DQL {'+ BC' if v == 'bc' else 'without BC'} |" for v in variants)
-    lines = [head, "|" + "---|" * (4 + len(variants))]
+    head += "".join(
+        f" gap to oracle, DQL {'+ BC' if v == 'bc' else 'without BC'} |" for v in variants
+    )
+    lines = [head, "|" + "---|" * (4 + 2 * len(variants))]
     for exp, res in results.items():
         cells = [f"{res[k][0]:.3f}" for k in ("behaviour", "equal", "oracle")]
         for v in variants:
             mean, half, seeds = res[v]
             cells.append(f"{mean:.3f} ± {half:.3f} (n={len(seeds)})")
+        for v in variants:
+            mean, half, _ = res["gap"][v]
+            cells.append(f"{mean:.2f} ± {half:.2f} RB")
         env = get_env_config(get_experiment_config(exp).env)
         name = f"{exp} ({env.num_users} users, B {env.budget}, {env.flow})"
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -182,8 +195,14 @@ def parse_args(argv):
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     p.add_argument("--tag", default="default", help="names this table's runs")
-    p.add_argument("--data-slices", type=int, default=10)
+    p.add_argument("--data-slices", type=int, default=100)
     p.add_argument("--data-windows", type=int, default=1000)
+    p.add_argument(
+        "--behaviour-noise",
+        type=float,
+        default=0.5,
+        help="noisy MDP behaviour (std in units of B/N per user; 0: the reference's policy)",
+    )
     p.add_argument("--eval-slices", type=int, default=40)
     p.add_argument("--eval-windows", type=int, default=100)
     p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
@@ -217,6 +236,8 @@ def run(argv=None) -> dict:
         "tag": args.tag,
         "settings": dict(_parse_set(item) for item in args.set),
         "traffic": args.traffic_dir or "synthetic",
+        "data": f"{args.data_slices} slices × {args.data_windows} windows, noisy MDP behaviour "
+        f"(noise {args.behaviour_noise:g}·B/N)",
         "eval": "test split, predicted observation, reference alignment, "
         f"{args.eval_slices} slices × {args.eval_windows} windows, seed 0",
         "results": {str(e): r for e, r in results.items()},

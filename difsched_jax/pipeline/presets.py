@@ -20,6 +20,8 @@ class Preset:
     dataset_slices: int  # offline data: slices × windows per sub-agent set
     dataset_windows: int
     dataset_episode_len: int
+    # noisy MDP behaviour: noise std in units of B/N per user (0: the reference's policy)
+    behaviour_noise: float = 0.0
     train_run: dict = field(default_factory=dict)  # DQLRunConfig fields (episodes, ...)
     train_agent: dict = field(default_factory=dict)  # DQLConfig fields (num_steps, ...)
     drl: tuple[str, ...] = ()  # online deep-RL baselines to train ("ppo", "sac")
@@ -65,6 +67,7 @@ QUICK = Preset(
     dataset_slices=16,
     dataset_windows=1000,
     dataset_episode_len=1000,
+    behaviour_noise=0.5,  # coverage of allocations for the critic (never the oracle)
     # 3,000 updates (no-BC actors settle after ~20 episodes); the online critic ranks
     # candidates and EMA starts after 100 updates
     train_run={
@@ -77,7 +80,7 @@ QUICK = Preset(
         "eval_candidates": 20,
         "rank_critic": "online",
     },
-    train_agent={"num_steps": 10, "num_critics": 4, "ema_start": 100},
+    train_agent={"num_steps": 10, "ema_start": 100},
     eval_slices=32,
     eval_windows=100,
 )

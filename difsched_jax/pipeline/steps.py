@@ -83,13 +83,16 @@ def dataset(log: StageLog, preset: Preset, inp: Inputs, index: int, agents_st: S
         "slices": preset.dataset_slices,
         "windows": preset.dataset_windows,
         "episode_len": preset.dataset_episode_len,
+        "behaviour_noise": preset.behaviour_noise,
     }
     key = inp.key(dataset_config=config.to_dict(), agents=agents_st.hash, **sizes)
     stage = log.stage(f"dataset{index}", key)
 
     def work(st: Stage) -> dict:
         folder = os.path.join(st.path, "data")
-        policies, facts = behaviour_policies(config, inp.traffic_dir, agents_st.path, inp.seed)
+        policies, facts = behaviour_policies(
+            config, inp.traffic_dir, agents_st.path, inp.seed, sizes["behaviour_noise"]
+        )
         summary = generate_dataset(
             folder,
             config,

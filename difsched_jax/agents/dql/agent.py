@@ -47,18 +47,32 @@ def executed_action(cfg: DQLConfig, a):
     return jnp.clip(2.0 * r / cfg.budget - 1.0, -1.0, 1.0)
 
 
+def _clipped(cfg: DQLConfig, a0_hat):
+    """clip(â0, −1, 1) with `q_action_clip` (straight-through with
+    `q_clip_straight_through`), else â0 itself."""
+    if not cfg.q_action_clip:
+        return a0_hat
+    a_clip = jnp.clip(a0_hat, -1.0, 1.0)
+    if cfg.q_clip_straight_through:
+        return a0_hat + jax.lax.stop_gradient(a_clip - a0_hat)
+    return a_clip
+
+
 def q_loss_action(cfg: DQLConfig, a0_hat):
     """The action the Q-loss scores for the one-shot â0 (..., A). With `q_action_clip`,
     the one the env would execute, clip(â0, −1, 1): outside the box the critic only
     extrapolates, and its gradient there drove no-BC actors into the corners. With
     `q_clip_straight_through` the gradient passes the clip unchanged: a plain clip has
     none outside the box, and actors that left it never came back."""
-    a = a0_hat
-    if cfg.q_action_clip:
-        a_clip = jnp.clip(a0_hat, -1.0, 1.0)
-        sg = jax.lax.stop_gradient
-        a = a0_hat + sg(a_clip - a0_hat) if cfg.q_clip_straight_through else a_clip
-    return executed_action(cfg, a)
+    return executed_action(cfg, _clipped(cfg, a0_hat))
+
+
+def budget_penalty(cfg: DQLConfig, a0_hat):
+    """mean(relu(|Σ_i r_i/B − 1| − ½)²) of the clipped â0 (B, A). The budget projection
+    rescales Σr to B, so Q cannot see the scale of â0; this keeps it off the two
+    degenerate ends (every user at 0, or every user at B), free in between."""
+    spent = (_clipped(cfg, a0_hat) + 1.0).sum(-1) / 2.0  # Σ r_i / B
+    return jnp.mean(jax.nn.relu(jnp.abs(spent - 1.0) - 0.5) ** 2)
 
 
 @struct.dataclass
@@ -135,14 +149,21 @@ def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, 
         l_clone = zero
         a0_hat, a1_hat = approximate_action(cfg, actor_params, k_aa, batch.obs, batch.action)
     q_ens = q_min(critic_params, cfg, batch.obs, q_loss_action(cfg, a0_hat))  # (K, B)
-    lcb = q_ens.mean(0) - cfg.lcb_coef * q_ens.std(0, ddof=1)  # (B,)
+    # std with a floor inside the root: the gradient of sqrt is infinite where members
+    # agree exactly (likely with few members), and 0·inf is NaN even at lcb_coef 0
+    spread = jnp.sqrt(q_ens.var(0, ddof=1) + 1e-12)  # (B,)
+    lcb = q_ens.mean(0) - cfg.lcb_coef * spread  # (B,)
     loss_q = -lcb.mean() / sg(jnp.abs(q_ens).mean())
     l_ent = entropy_loss(cfg, actor_params, k_e, batch.obs, a0_hat, a1_hat) if cfg.w_e else zero
     # each term divided by a stop-gradient of its own magnitude (as the reference)
     loss_bc = l_clone / sg(jnp.abs(l_clone)) if cfg.w_bc else zero
     loss_e = l_ent / sg(jnp.abs(l_ent)) if cfg.w_e else zero
     total = cfg.w_bc * loss_bc + cfg.w_q * loss_q + cfg.w_e * loss_e
-    return total, {"bc_loss": l_clone, "q_lcb": lcb.mean(), "entropy": l_ent, "actor_loss": total}
+    metrics = {"bc_loss": l_clone, "q_lcb": lcb.mean(), "entropy": l_ent}
+    if cfg.budget_projection and cfg.w_budget:
+        metrics["budget_penalty"] = budget_penalty(cfg, a0_hat)
+        total = total + cfg.w_budget * metrics["budget_penalty"]
+    return total, {**metrics, "actor_loss": total}
 
 
 def _ema(target, online, tau):

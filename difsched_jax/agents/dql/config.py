@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 MATMUL_DTYPES = ("float32", "bfloat16")
 NETWORKS = ("mlp", "equivariant")
+CRITIC_STRUCTURES = ("additive", "weighted")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class DQLConfig:
     network: str = "mlp"
     hidden: int = 128
     user_hidden: int = 64
+    # equivariant critic: "additive" Q = mean_i q(s, a_i); "weighted" Q = b(s) + Σ c_i(s)g(a_i)
+    critic_structure: str = "additive"
     dropout: float = 0.05  # actor, training only
     actor_layer_norm: bool = True  # the reference's `layer_norm` reaches the actor only
     critic_layer_norm: bool = False  # the reference hard-codes False for the critic
@@ -55,6 +58,11 @@ class DQLConfig:
     # ours: every action (candidates, Q-loss, critic target) rescaled to spend exactly
     # B; False (SPEC §5): raw actions, over-allocation cut at random by the budget rule
     budget_projection: bool = False
+    # with budget_projection: weight of a penalty keeping Σr/B of the actor's clipped
+    # one-shot â0 within [½, 3/2]. The projection makes Q blind to the scale of â0,
+    # which otherwise drifts until every user sits at r = 0 (the projection then falls
+    # back to equal share).
+    w_budget: float = 1.0
     # targets
     ema_tau: float = 0.001
     ema_period: int = 20
@@ -97,11 +105,25 @@ class DQLConfig:
         for f in ("lr", "grad_clip", "budget"):
             if not getattr(self, f) > 0:
                 raise ValueError(f"{name}.{f} must be positive, got {getattr(self, f)}")
-        for f in ("lcb_coef", "q_sample_eta", "w_bc", "w_q", "w_e", "lr_decay_steps", "ema_start"):
+        for f in (
+            "lcb_coef",
+            "q_sample_eta",
+            "w_bc",
+            "w_q",
+            "w_e",
+            "w_budget",
+            "lr_decay_steps",
+            "ema_start",
+        ):
             if getattr(self, f) < 0:
                 raise ValueError(f"{name}.{f} must be ≥ 0, got {getattr(self, f)}")
         if self.network not in NETWORKS:
             raise ValueError(f"{name}.network must be one of {NETWORKS}, got {self.network!r}")
+        if self.critic_structure not in CRITIC_STRUCTURES:
+            raise ValueError(
+                f"{name}.critic_structure must be one of {CRITIC_STRUCTURES}, "
+                f"got {self.critic_structure!r}"
+            )
         if self.network == "equivariant" and self.state_dim != self.action_dim:
             raise ValueError(
                 f"{name}: equivariant networks need state_dim == action_dim (one of each per "

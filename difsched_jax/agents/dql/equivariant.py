@@ -146,3 +146,35 @@ class EquivariantCritic(nn.Module):
         # the head is linear: mean of per-user heads = head of the mean feature
         q = Dense(1, kernel_init=_uniform(3e-3), bias_init=_uniform(3e-3))(h.mean(axis=-2))
         return q[..., 0]
+
+
+class WeightedCritic(nn.Module):
+    """Q(s, a) = b(s) + Σ_i c_i(s)·g(a_i): the reward's own shape (critic_structure
+    "weighted").
+
+    E[1 − loss | s, a] = 1 − Σ_i c_i(s)(1 − p̄(r_i)) with c_i(s) = E[u_i/Σu | s] ≥ 0,
+    Σ_i c_i = 1, and p̄ the success curve averaged over the channel, the same for
+    every user and state (SPEC §1). So c = softmax over users of a per-user state
+    score (2 equivariant layers over s), b from the pooled state features, and g a
+    small MLP of the user's own action alone, shared by all users. Mish, optional LN."""
+
+    hidden: int = 64
+    layer_norm: bool = False
+    matmul_dtype: str = "float32"
+
+    @nn.compact
+    def __call__(self, s, a):
+        """s (..., N), a (..., N) → Q (...,)."""
+        bias01 = nn.initializers.constant(0.1)
+        h = s[..., None]  # (..., N, 1)
+        for i in range(2):
+            dtype = "float32" if i == 0 else self.matmul_dtype
+            h = mish(EquivariantLayer(self.hidden, self.layer_norm, dtype, bias01)(h))
+        weight = jax.nn.softmax(Dense(1)(h)[..., 0], axis=-1)  # (..., N) c_i(s)
+        small = _uniform(3e-3)
+        base = Dense(1, kernel_init=small, bias_init=small)(h.mean(axis=-2))[..., 0]  # b(s)
+        g = a[..., None]  # (..., N, 1)
+        for _ in range(2):
+            g = mish(Dense(self.hidden, bias_init=bias01)(g))
+        g = Dense(1, kernel_init=small, bias_init=small)(g)[..., 0]  # (..., N) g(a_i)
+        return base + jnp.sum(weight * g, axis=-1)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.agents.dql.config import DQLConfig
-from difsched_jax.agents.dql.equivariant import EquivariantActor, EquivariantCritic
+from difsched_jax.agents.dql.equivariant import EquivariantActor, EquivariantCritic, WeightedCritic
 from difsched_jax.agents.dql.layers import Dense, _uniform, mish
 from difsched_jax.agents.dql.schedule import timestep_embedding
 
@@ -136,7 +136,8 @@ def make_actor(config: DQLConfig):
 
 def make_critic(config: DQLConfig):
     if config.network == "equivariant":
-        return EquivariantCritic(config.user_hidden, config.critic_layer_norm, config.matmul_dtype)
+        cls = WeightedCritic if config.critic_structure == "weighted" else EquivariantCritic
+        return cls(config.user_hidden, config.critic_layer_norm, config.matmul_dtype)
     return Critic(config.hidden, config.critic_layer_norm, config.matmul_dtype)
 
 
