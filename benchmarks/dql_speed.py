@@ -10,6 +10,9 @@ Timings are medians of wall time after a warm-up call; compile time (first call)
 The machine may be shared: the JSON also records the process CPU seconds per call and
 the load average, so a loaded run can be read (CPU time ≈ one core's wall time).
 
+default_agent: the trainer's default agent (no BC) before and after the
+equivariant networks, updates/s, transitions/s and decisions/s per state dim.
+
 Writes DIR/dql_speed.json: updates_per_s, decisions_per_s_single,
 decisions_per_s_batch256 (each keyed by state dim), compile_s (dim -> part -> s),
 cpu_ms (the same per call), roofline (GFLOP per update by XLA's cost analysis, the
@@ -100,6 +103,43 @@ def bench_dim(dim: int, matmul_dtype: str, repeats: int) -> dict:
     out["decisions_per_s_single"] = 1.0 / sec["act_single"]
     out["decisions_per_s_batch256"] = 256.0 / sec["act_batch256"]
     out["cpu_ms"]["per_update"] = out["cpu_ms"]["update_many"] / UPDATES_PER_CALL
+    return out
+
+
+# the trainer's default agent before the equivariant networks (MLP, 8 + 8 critics,
+# batch 100, entropy term), against today's `make_run_config` default (no BC)
+PREVIOUS_DEFAULT = {"gamma": 0.0, "budget_projection": True, "network": "mlp", "num_critics": 8,
+                    "batch_size": 100, "w_e": 0.01}  # fmt: skip
+
+
+def default_agents(repeats: int) -> dict:
+    """updates/s, transitions/s (updates × batch) and decisions/s (256 states, 50
+    candidates) of the trainer's default agent without BC, before and after."""
+    from difsched_jax.train.dql_config import make_run_config
+
+    out = {}
+    for dim, exp in ((8, 0), (20, 1)):
+        now = make_run_config(exp, "unused", bc=False).agent_config()
+        configs = {"before": now.replace(**PREVIOUS_DEFAULT), "after": now}
+        offline, online = _buffers(dim)
+        obs = offline.data.obs[:256]
+        key = jax.random.PRNGKey(1)
+        for label, cfg in configs.items():
+            agent = _common.block(init_agent(key, cfg))
+            upd = lambda: update_many(agent, offline, key, UPDATES_PER_CALL, online, 0.75)  # noqa: B023,E731
+            dec = lambda: act(agent, key, obs, 50, 1.0, "greedy")  # noqa: B023,E731
+            row = {"compile_s": _common.time_compile(upd)}
+            row["updates_per_s"] = UPDATES_PER_CALL / _common.time_call(upd, repeats, warmup=1)
+            row["transitions_per_s"] = row["updates_per_s"] * cfg.batch_size
+            _common.time_compile(dec)
+            row["decisions_per_s_batch256"] = 256 / _common.time_call(dec, repeats, warmup=1)
+            row["agent"] = {k: getattr(cfg, k) for k in ("network", "num_critics", "batch_size",
+                                                           "user_hidden", "hidden", "w_e")}  # fmt: skip
+            out.setdefault(str(dim), {})[label] = row
+            print(f"  default agent dim {dim} {label}: {row['updates_per_s']:.1f} updates/s, "
+                  f"{row['decisions_per_s_batch256']:.0f} decisions/s")  # fmt: skip
+        b, a = out[str(dim)]["before"], out[str(dim)]["after"]
+        out[str(dim)]["after_over_before_updates"] = a["updates_per_s"] / b["updates_per_s"]
     return out
 
 
@@ -206,6 +246,7 @@ def main() -> None:
     t0 = time.perf_counter()
     result = run(dtypes, repeats=2 if args.quick else 5)
     result["roofline"] = roofline(repeats=2 if args.quick else 5)
+    result["default_agent"] = default_agents(repeats=2 if args.quick else 5)
     result["reference"] = REFERENCE
     result["target"] = TARGET
     result["updates_per_call"] = UPDATES_PER_CALL

@@ -13,6 +13,7 @@ import shutil
 import zipfile
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -257,3 +258,22 @@ def test_stream_rejects_a_bad_capacity(dataset_dir):
 
     with pytest.raises(ValueError, match="positive integer"):
         OfflineStream(load_dataset(dataset_dir), capacity=0)
+
+
+def test_noisy_behaviour_spreads_the_requests_around_the_mdp_policy():
+    from difsched_jax.data.policy import noisy_mdp_act
+
+    _, policies, _ = _inputs()
+    noisy, facts = behaviour_policies(CONFIG, noise=0.5)
+    assert facts["behaviour_noise"] == 0.5 and noisy[0][0] is noisy_mdp_act
+    act, params = policies[0]
+    obs = jnp.asarray(np.random.default_rng(0).integers(0, 120, (4000, 8)), jnp.int32)
+    keys = jax.random.split(jax.random.PRNGKey(0), 4000)
+    base = np.asarray(jax.vmap(act, (None, 0, 0))(params, keys, obs))
+    r = np.asarray(jax.vmap(noisy_mdp_act, (None, 0, 0))(noisy[0][1], keys, obs))
+    assert r.min() >= 0.0 and not np.array_equal(r, base)
+    inside = base >= 30  # 4.8 std from the clip at 0: unbiased, std 0.5 · B/N = 6.25 blocks
+    d = (r - base)[inside]
+    assert abs(d.mean()) < 0.5 and abs(d.std() - 6.25) < 0.3
+    with pytest.raises(ValueError, match="noise"):
+        behaviour_policies(CONFIG, noise=-1.0)

@@ -198,3 +198,27 @@ def test_batch_from_env():
     np.testing.assert_allclose(b.action, [[-1.0, 0.0, 1.0]])
     np.testing.assert_allclose(b.reward, [0.75])
     np.testing.assert_allclose(b.done, [1.0])
+
+
+def test_budget_penalty_is_free_between_half_and_one_and_a_half_budgets():
+    cfg = CFG.replace(budget_projection=True)  # 2 users
+    a = jnp.array([[-1.0, -1.0], [0.0, -1.0], [0.5, 0.5], [1.0, 1.0], [-0.6, -0.6]])
+    # Σr/B = 0, 0.5, 1.5, 2, 0.4 → penalty relu(|x − 1| − ½)²
+    want = [0.25, 0.0, 0.0, 0.25, 0.01]
+    got = [float(dql_agent.budget_penalty(cfg, row[None])) for row in a]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_update_with_equivariant_networks_two_critics_is_finite():
+    """Two members per ensemble: the LCB's spread must not give NaN gradients where
+    the members agree (sqrt at 0), even with lcb_coef 0."""
+    cfg = TINY.replace(
+        state_dim=3, action_dim=3, network="equivariant", user_hidden=16, num_critics=2,
+        gamma=0.0, budget_projection=True, lcb_coef=0.0, w_bc=0.0, w_e=0.0,
+    )  # fmt: skip
+    agent = init_agent(jax.random.PRNGKey(0), cfg)
+    agent = agent.replace(critic=jax.tree.map(lambda x: x.at[1].set(x[0]), agent.critic))
+    agent = agent.replace(critic=jax.tree.map(lambda x: x.at[:, 1].set(x[:, 0]), agent.critic))
+    new, m = dql_agent.update(agent, _batch(jax.random.PRNGKey(1), 16, cfg), jax.random.PRNGKey(2))
+    assert np.isfinite(float(m["actor_grad_norm"])) and float(m["actor_grad_norm"]) > 0
+    assert all(bool(jnp.isfinite(x).all()) for x in jax.tree.leaves(new.actor))

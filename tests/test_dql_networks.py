@@ -165,3 +165,78 @@ def test_samplers_match_the_reference_loops():
         a = mean + (np.sqrt(beta[i]) * z[i] if step > 1 else 0.0)
     got = ddpm_sample(TINY, actor, key, s, clip=False)
     np.testing.assert_allclose(got, a, rtol=1e-4, atol=1e-5)
+
+
+def test_ddim_clip_denoised_stays_in_the_box_and_is_the_same_step(monkeypatch):
+    """clip_denoised: every step's x̂0 clipped to [−1, 1] keeps the chain in the box (an
+    untrained actor leaves it); with the box made huge it is the plain DDIM step."""
+    from difsched_jax.agents.dql import sampling
+
+    agent_actor = init_actor(jax.random.PRNGKey(0), TINY)
+    s = jax.random.uniform(jax.random.PRNGKey(1), (64, TINY.state_dim), minval=-1, maxval=1)
+    clipped = TINY.replace(clip_denoised=True)
+    for eta in (0.0, 1.0):
+        key = jax.random.PRNGKey(2)
+        plain = ddim_sample(TINY, agent_actor, key, s, eta, clip=False)
+        inside = ddim_sample(clipped, agent_actor, key, s, eta, clip=False)
+        assert float(jnp.abs(plain).max()) > 1.5  # the untrained chain leaves the box
+        assert float(jnp.abs(inside).max()) <= 1.0 + 1e-5
+    monkeypatch.setattr(sampling, "BOX", 1e9)
+    for eta in (0.0, 1.0):
+        key = jax.random.PRNGKey(3)
+        np.testing.assert_allclose(
+            ddim_sample(clipped, agent_actor, key, s, eta, clip=False),
+            ddim_sample(TINY, agent_actor, key, s, eta, clip=False),
+            atol=1e-4,
+        )
+
+
+EQUI = TINY.replace(state_dim=5, action_dim=5, network="equivariant", user_hidden=16)
+
+
+@pytest.mark.parametrize("structure", ["additive", "weighted"])
+def test_equivariant_networks_permute_with_users_and_serve_any_count(structure):
+    cfg = EQUI.replace(critic_structure=structure)
+    actor = init_actor(jax.random.PRNGKey(0), cfg)
+    critic = init_critics(jax.random.PRNGKey(1), cfg)
+    k = jax.random.split(jax.random.PRNGKey(2), 2)
+    s = jax.random.uniform(k[0], (6, 5), minval=-1, maxval=1)
+    a = jax.random.uniform(k[1], (6, 5), minval=-1, maxval=1)
+    perm = jnp.array([3, 0, 4, 1, 2])
+    net = make_actor(cfg)
+    eps = net.apply(actor, a, s, jnp.full((6,), 2))
+    eps_p = net.apply(actor, a[:, perm], s[:, perm], jnp.full((6,), 2))
+    np.testing.assert_allclose(eps[:, perm], eps_p, atol=1e-5)  # equivariant
+    q = critic_values(critic, cfg, s, a)
+    np.testing.assert_allclose(q, critic_values(critic, cfg, s[:, perm], a[:, perm]), atol=1e-5)
+    # the same parameters decide for 9 users (nothing in them depends on N)
+    s9 = jnp.concatenate([s, s[:, :4]], axis=1)
+    assert net.apply(actor, s9, s9, jnp.full((6,), 1)).shape == (6, 9)
+    assert critic_values(critic, cfg, s9, s9).shape == (2, cfg.num_critics, 6)
+
+
+@pytest.mark.parametrize("structure", ["additive", "weighted"])
+def test_equivariant_critic_has_no_cross_user_action_terms(structure):
+    """Q(s, a) − Q(s, a') with a, a' differing in user 0 only does not depend on the
+    other users' actions: the reward is a sum of per-user terms given the state."""
+    cfg = EQUI.replace(critic_structure=structure)
+    critic = init_critics(jax.random.PRNGKey(4), cfg)
+    k = jax.random.split(jax.random.PRNGKey(5), 3)
+    s = jax.random.uniform(k[0], (8, 5), minval=-1, maxval=1)
+    a, b = (jax.random.uniform(kk, (8, 5), minval=-1, maxval=1) for kk in k[1:])
+
+    def diff(others):  # user 0 from −0.5 to 0.9, the others as given
+        q = lambda x: critic_values(critic, cfg, s, others.at[:, 0].set(x))  # noqa: E731
+        return q(0.9) - q(-0.5)
+
+    np.testing.assert_allclose(diff(a), diff(b), atol=1e-5)
+    assert float(jnp.abs(diff(a)).max()) > 1e-6
+
+
+def test_equivariant_config_checks():
+    with pytest.raises(ValueError, match="network"):
+        TINY.replace(network="transformer")
+    with pytest.raises(ValueError, match="critic_structure"):
+        EQUI.replace(critic_structure="mixed")
+    with pytest.raises(ValueError, match="state_dim == action_dim"):
+        TINY.replace(network="equivariant")

@@ -136,7 +136,10 @@ def test_settings_are_checked(dataset, tmp_path):
     with pytest.raises(ValueError, match="needs 20 users"):
         train(run, str(tmp_path / "bad"), progress=False)
     no_bc = make_run_config(0, dataset, bc=False, agent={"gamma": 0.0}).agent_config()
-    assert (no_bc.w_bc, no_bc.lr, no_bc.lcb_coef, no_bc.gamma) == (0.0, 5e-3, 0.01, 0.0)
+    # our no-BC lr (3e-3) replaces SPEC's 5e-3, which --spec-agent keeps
+    assert (no_bc.w_bc, no_bc.lr, no_bc.lcb_coef, no_bc.gamma) == (0.0, 3e-3, 0.01, 0.0)
+    spec = make_run_config(0, dataset, bc=False, spec_agent=True).agent_config()
+    assert (spec.lr, spec.gamma, spec.network) == (5e-3, 0.99, "mlp")
 
 
 def test_validation_is_the_tail_of_the_train_split():

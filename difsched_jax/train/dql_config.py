@@ -154,6 +154,7 @@ MYOPIC_AGENT = {
     "num_critics": 2,
     "batch_size": 256,
     "w_e": 0.0,
+    "clip_denoised": True,
 }
 # without behaviour cloning: lr 3e-3 rather than SPEC's 5e-3 (which swung the validation
 # loss between 0.25 and 0.4 from one episode to the next)

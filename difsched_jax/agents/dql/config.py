@@ -24,6 +24,10 @@ class DQLConfig:
     num_steps: int = 30  # T
     beta_min: float = 0.1
     beta_max: float = 10.0  # the paper's; the reference used 1.0 (ᾱ_T ≈ 0.58)
+    # DDIM: clip each step's prediction of the clean action to [−1, 1] (Diffusion-QL's
+    # clip_denoised; off = SPEC §5 / the reference's loop). Without BC the chain
+    # otherwise leaves the box by tens (an actor trained on one-shot â0 only).
+    clip_denoised: bool = False
     t_dim: int = 128  # sinusoidal step embedding
     # "mlp": SPEC §5's networks on the whole vector; "equivariant": shared per-user
     # layers with a pooled context (see `equivariant`), `user_hidden` features per user

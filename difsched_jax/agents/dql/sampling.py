@@ -15,6 +15,8 @@ from difsched_jax.agents.dql.config import DQLConfig
 from difsched_jax.agents.dql.networks import make_actor
 from difsched_jax.agents.dql.schedule import make_schedule
 
+BOX = 1.0  # the action box [−1, 1]
+
 
 def schedule_of(config: DQLConfig):
     return make_schedule(config.num_steps, config.beta_min, config.beta_max)
@@ -39,9 +41,31 @@ def _reverse_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs):
     return a
 
 
+def _clipped_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs):
+    """a ← k_x0·clip(x̂0) + k_a·a + c_z·z_t for t = T..1, x̂0 = (a − sqrt(1 − ᾱ_t)·ε)/sqrt(ᾱ_t)
+    the step's prediction of the clean action, clipped to the action box (Diffusion-QL's
+    `clip_denoised`). coefs: (k_x0, k_a, c_z), three (T,) arrays in step order 1..T."""
+    actor = make_actor(config)
+    cond_s = actor.apply(actor_params, s, method="condition")
+    table = actor.apply(actor_params, method="step_table")
+    ab = jnp.asarray(schedule_of(config).alpha_bar)
+
+    def body(a, xs):
+        t_row, ab_t, kx, ka, cz, z = xs
+        eps = actor.apply(actor_params, a, cond_s + t_row, method="denoise")
+        x0 = jnp.clip((a - jnp.sqrt(1 - ab_t) * eps) / jnp.sqrt(ab_t), -BOX, BOX)
+        return kx * x0 + ka * a + cz * z, None
+
+    xs = (table[1:], ab, *coefs, noise)
+    xs = jax.tree.map(lambda x: x[::-1], xs)  # run steps T..1
+    a, _ = jax.lax.scan(body, a_init, xs)
+    return a
+
+
 def ddim_sample(config: DQLConfig, actor_params, key, s, eta, clip: bool = True):
     """DDIM(η) over all T steps, started as the reference at randn·η·sqrt(1 − ᾱ_T).
-    s (B, S), eta () → actions (B, A), clipped to [−1, 1]. η = 0 is deterministic."""
+    s (B, S), eta () → actions (B, A), clipped to [−1, 1]. η = 0 is deterministic.
+    With `config.clip_denoised` every step's x̂0 is clipped to the box first."""
     sch = schedule_of(config)
     ab = jnp.asarray(sch.alpha_bar)  # (T,)
     ab_prev = jnp.asarray(sch.alpha_bar_prev)
@@ -56,7 +80,14 @@ def ddim_sample(config: DQLConfig, actor_params, key, s, eta, clip: bool = True)
     shape = s.shape[:-1] + (config.action_dim,)
     a0 = jax.random.normal(k0, shape) * eta * np.sqrt(1 - sch.alpha_bar[-1])
     noise = jax.random.normal(k1, (config.num_steps,) + shape)
-    a = _reverse_loop(config, actor_params, s, a0, noise, (c_a, c_eps, sigma))
+    if config.clip_denoised:
+        # the same step written in x̂0 = (a − sqrt(1 − ᾱ)ε)/sqrt(ᾱ): ε = (a − sqrt(ᾱ)x̂0)/sqrt(1 − ᾱ)
+        direction = jnp.sqrt(jnp.maximum(1 - ab_prev - sigma**2, 0.0))
+        k_x0 = jnp.sqrt(ab_prev) - direction * jnp.sqrt(ab) / jnp.sqrt(1 - ab)
+        k_a = direction / jnp.sqrt(1 - ab)
+        a = _clipped_loop(config, actor_params, s, a0, noise, (k_x0, k_a, sigma))
+    else:
+        a = _reverse_loop(config, actor_params, s, a0, noise, (c_a, c_eps, sigma))
     return jnp.clip(a, -1.0, 1.0) if clip else a
 
 
