@@ -179,21 +179,51 @@ def _add_gen_dataset(sub) -> None:
     p.add_argument("--coordinator", default=None, help="host:port of process 0 (--distributed)")
     p.add_argument("--num-processes", type=int, default=None, help="hosts (--distributed)")
     p.add_argument("--process-id", type=int, default=None, help="this host (--distributed)")
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=int,
+        default=60,
+        help="seconds without a heartbeat after which a process counts as dead and the "
+        "others stop with an error (--distributed; default 60)",
+    )
+    p.add_argument(
+        "--init-timeout",
+        type=int,
+        default=300,
+        help="seconds to wait for every process to join (--distributed; default 300)",
+    )
     p.add_argument("--out", required=True, help="dataset folder")
     p.set_defaults(func=_cmd_gen_dataset)
 
 
 def _cmd_gen_dataset(args) -> int:
+    if not args.distributed:
+        if args.coordinator or args.num_processes is not None or args.process_id is not None:
+            raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
+        return _gen_dataset(args, None)
+    from difsched_jax import distributed
+
+    setup = distributed.HostSetup(
+        args.coordinator, args.num_processes, args.process_id,
+        args.heartbeat_timeout, args.init_timeout,
+    )  # fmt: skip
+    lost = (
+        f"{args.out} is incomplete and will not load: start every process again with the "
+        "same flags and --resume (finished shards are kept)"
+    )
+    return distributed.run_supervised(lambda: _gen_dataset(args, setup), setup, "gen-dataset", lost)
+
+
+def _gen_dataset(args, setup) -> int:
+    """gen-dataset proper; with a HostSetup, in a supervised child of a distributed run."""
     import jax
 
-    if args.distributed:  # before anything touches a device
-        jax.distributed.initialize(
-            coordinator_address=args.coordinator,
-            num_processes=args.num_processes,
-            process_id=args.process_id,
-        )
+    if setup is not None:  # before anything touches a device
+        from difsched_jax.distributed import initialize
+
+        initialize(setup)
     from difsched_jax.config import get_dataset_config
-    from difsched_jax.data import generate_dataset, load_dataset
+    from difsched_jax.data import DatasetError, generate_dataset, load_dataset
     from difsched_jax.data.alignment import align_trace, source_path
     from difsched_jax.data.policy import behaviour_policies
     from difsched_jax.traffic import get_trace
@@ -234,10 +264,21 @@ def _cmd_gen_dataset(args) -> int:
     print(
         f"{summary['folder']}: {summary['transitions']:,} transitions in {summary['seconds']:.1f} s "
         f"({summary['transitions_per_s']:,.0f}/s), {summary['shards']} shards, "
-        f"{summary['bytes'] / 2**20:,.1f} MiB written"
+        f"{summary['bytes'] / 2**20:,.1f} MiB written",
+        flush=True,
     )
-    if jax.process_count() == 1:  # a host's part alone is not a dataset
-        ds = load_dataset(summary["folder"], verify=False)
+    first = jax.process_index() == 0
+    if setup is not None:
+        from difsched_jax.distributed import wait_for_all
+
+        wait_for_all("gen-dataset-done")  # every part is complete
+        jax.distributed.shutdown()
+    if first:  # process 0 reads the joined dataset (all parts, on a shared file system)
+        try:
+            ds = load_dataset(args.out, verify=False)
+        except DatasetError as e:
+            print(f"the parts are not all here to join ({e}); gather the part-* folders in one")
+            return 0
         total = sum(float(d["loss"].sum(dtype="float64")) for _, d in ds.iter_shards(["loss"]))
         print(f"mean loss {total / ds.num_transitions:.4f} over {ds.num_transitions:,} transitions")
     return 0
