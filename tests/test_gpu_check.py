@@ -1,0 +1,75 @@
+"""benchmarks/gpu_check.sh: its CPU dry run writes one sane JSON, fast; without a GPU
+the real run refuses clearly."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_cpu_dry_run_writes_sane_json(tmp_path):
+    env = {**os.environ, "GPU_CHECK_TINY": "1", "PYTHON": sys.executable}
+    t0 = time.monotonic()
+    proc = subprocess.run(["bash", str(SCRIPT), str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    seconds = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert seconds < 60, f"the dry run took {seconds:.0f} s"
+    p = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert p["tiny"] is True and p["machine"]["backend"] == "cpu" and p["skipped"] == []
+    assert set(p["section_s"]) == {"env_throughput", "dataset_gen", "oracle", "dql"}
+    assert p["wall_s"] <= p["budget_s"]
+
+    env_rates = p["env_throughput"]["slice_windows_per_s"]
+    assert set(env_rates) == {"8", "20"}
+    for users in env_rates:
+        assert set(env_rates[users]) == {"64"} and _positive(env_rates[users]["64"])
+        assert p["env_throughput"]["windows_per_call"][users]["64"] == 10
+
+    ds = p["dataset_gen"]
+    assert (ds["impl"], ds["config"], ds["slices"], ds["windows"]) == ("jax", 1, 64, 10)
+    assert ds["transitions"] > 0 and ds["transitions"] % (64 * 10) == 0  # whole sets
+    assert _positive(ds["transitions_per_s"]) and ds["bytes_written"] > 0
+
+    rows = p["oracle"]["rows"]
+    assert sorted((r["users"], r["budget"], r["slices"]) for r in rows) == [
+        (8, 100, 16),
+        (20, 200, 16),
+    ]
+    assert all(_positive(r["decisions_per_s"]) for r in rows)
+    for n in p["oracle"]["numpy"]:  # the NumPy DP found allocations as good as JAX's
+        assert n["same_dp"]["max_value_gap_vs_jax"] < 1e-3
+
+    dql = p["dql"]
+    assert dql["updates_per_call"] == 2 and "toy" in dql["agent"]
+    for key in ("updates_per_s", "decisions_per_s_single", "decisions_per_s_batch256"):
+        assert _positive(dql["8"][key]), key
+
+    head = p["headline"]
+    assert head["dataset_transitions_per_s"] == ds["transitions_per_s"]
+    assert head["dql_updates_per_s"] == {"8": dql["8"]["updates_per_s"]}
+    assert head["env_slice_windows_per_s_max"] == {u: v["64"] for u, v in env_rates.items()}
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU machine")
+def test_without_a_gpu_the_real_run_refuses_clearly(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "GPU_CHECK_TINY"}
+    proc = subprocess.run(["bash", str(SCRIPT), str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert "no NVIDIA GPU here" in proc.stderr and "GPU_CHECK_TINY=1" in proc.stderr
+    assert not (tmp_path / "gpu_check.json").exists()
