@@ -111,7 +111,11 @@ def _add_build_agent(sub) -> None:
     p.add_argument(
         "--subagent-config", type=int, nargs="+", required=True, help="index(es), e.g. 0 1"
     )
-    p.add_argument("--out", required=True, help="folder: writes mdp_subagent{i}.npz + .json")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder: writes mdp_subagent{i}.npz + .json (default data/results/MdpPolicy)",
+    )
     p.add_argument(
         "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
     )
@@ -120,10 +124,12 @@ def _add_build_agent(sub) -> None:
 
 
 def _cmd_build_agent(args) -> int:
+    from difsched_jax import paths
     from difsched_jax.agents.mdp import build_subagent
 
+    out = args.out or paths.agents_dir()
     for index in args.subagent_config:
-        path, meta = build_subagent(index, args.out, args.traffic_dir, args.seed)
+        path, meta = build_subagent(index, out, args.traffic_dir, args.seed)
         print(
             f"sub-agent {index}: {meta['sweeps']} sweeps, {meta['solve_seconds']:.3f} s "
             f"(compile included), cut points {meta['cut_points']} -> {path}"
@@ -192,11 +198,21 @@ def _add_gen_dataset(sub) -> None:
         default=300,
         help="seconds to wait for every process to join (--distributed; default 300)",
     )
-    p.add_argument("--out", required=True, help="dataset folder")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="dataset folder (default data/processed/offline_dataset/offline_datasetI_SS_TT_seedK)",
+    )
     p.set_defaults(func=_cmd_gen_dataset)
 
 
 def _cmd_gen_dataset(args) -> int:
+    if args.out is None:
+        from difsched_jax import paths
+        from difsched_jax.config import get_dataset_config
+
+        seed = get_dataset_config(args.dataset_config).seed if args.seed is None else args.seed
+        args.out = paths.dataset_dir(args.dataset_config, args.slices, args.windows, seed)
     if not args.distributed:
         if args.coordinator or args.num_processes is not None or args.process_id is not None:
             raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
@@ -305,6 +321,39 @@ def _cmd_convert_trace(args) -> int:
     return 0
 
 
+def _add_synth_traffic(sub) -> None:
+    p = sub.add_parser(
+        "synth-traffic",
+        help="write the synthetic traces as {flow}_window{L}.npz files (for --traffic-dir)",
+        description="The built-in synthetic traffic, written in the reference's trace format. "
+        "`--traffic-dir` on that folder gives the same data as the synthetic default.",
+    )
+    p.add_argument("--flows", default="thumb_fr,thumb_bk", help="comma-separated presets")
+    p.add_argument("--window", type=int, default=200, help="window length L (samples)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic traffic")
+    p.add_argument("--out", default=None, help="folder (default data/processed/traffic)")
+    p.set_defaults(func=_cmd_synth_traffic)
+
+
+def _cmd_synth_traffic(args) -> int:
+    from difsched_jax import paths
+    from difsched_jax.traffic import synthetic_trace, trace_filename
+
+    flows = [f.strip() for f in args.flows.split(",") if f.strip()]
+    if not flows:
+        raise ValueError("--flows names no flow")
+    traces = [synthetic_trace(flow, window=args.window, seed=args.seed) for flow in flows]
+    out = args.out or paths.traffic_dir()
+    os.makedirs(out, exist_ok=True)
+    for flow, trace in zip(flows, traces):
+        path = os.path.join(out, trace_filename(flow, args.window))
+        trace.save(path)
+        print(
+            f"wrote {path}: {trace.train_actual.size} train + {trace.test_actual.size} test windows"
+        )
+    return 0
+
+
 def _add_train_drl(sub) -> None:
     p = sub.add_parser(
         "train-drl",
@@ -333,16 +382,19 @@ def _add_train_drl(sub) -> None:
         metavar="KEY=JSON",
         help="agent hyper-parameter, e.g. --set lr=3e-4 --set hidden=[128,128] (repeatable)",
     )
-    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--out", default=None, help="run folder (default data/results/drl/ALGO_envE_sK)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train_drl)
 
 
 def _cmd_train_drl(args) -> int:
+    from difsched_jax import paths
     from difsched_jax.train import drl
 
     if args.resume:
+        if args.out is None:
+            raise ValueError("--resume needs --out (the run folder to continue)")
         run = drl.load_run_config(args.out)
         _check_resume(args, run, ("algo", "env_config", "steps"))
     else:
@@ -362,8 +414,10 @@ def _cmd_train_drl(args) -> int:
             val_fraction=args.val_fraction,
             agent=agent,
         )
+        args.out = args.out or paths.drl_run_dir(run.algo, run.env_config, args.seed)
     summary = drl.train(run, args.out, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
+    print(f"run folder: {args.out}")
     return 0
 
 
@@ -422,7 +476,9 @@ def _add_train(sub) -> None:
         help='a run setting (e.g. updates_per_episode=200, rank_critic="online") or an agent '
         "setting (DQLConfig: gamma=0, beta_max=1.0); repeatable",
     )
-    p.add_argument("--out", default=None, help="run folder (default runs/dql_expI_{bc,nobc}_sK)")
+    p.add_argument(
+        "--out", default=None, help="run folder (default data/results/dql/expI_{bc,nobc}_sK)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
@@ -457,9 +513,9 @@ def _cmd_train(args) -> int:
             **run_kw,
         )
         if args.out is None:
-            args.out = os.path.join(
-                "runs", f"dql_exp{run.exp_config}_{'bc' if run.bc else 'nobc'}_s{run.seed}"
-            )
+            from difsched_jax import paths
+
+            args.out = paths.dql_run_dir(run.exp_config, run.bc, run.seed)
     summary = dql.train(run, args.out, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
     print(f"run folder: {args.out}")
@@ -486,7 +542,7 @@ def _add_pipeline(sub) -> None:
     p.add_argument(
         "--traffic-dir", default=None, help="folder with {flow}_window{L}.npz (default: synthetic)"
     )
-    p.add_argument("--out", default=None, help="run folder (default runs/PRESET)")
+    p.add_argument("--out", default=None, help="run folder (default data/results/pipeline/PRESET)")
     p.add_argument("--seed", type=int, default=0, help="traffic, data, training and eval seed")
     p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
     p.add_argument(
@@ -506,6 +562,7 @@ def _add_pipeline(sub) -> None:
 
 
 def _cmd_pipeline(args) -> int:
+    from difsched_jax import paths
     from difsched_jax.pipeline import run_pipeline
     from difsched_jax.pipeline.compile_cache import default_cache_dir, use_compile_cache
 
@@ -516,7 +573,7 @@ def _cmd_pipeline(args) -> int:
         drl = tuple(a.strip() for a in args.drl.split(",") if a.strip() not in ("", "none"))
     run_pipeline(
         args.preset,
-        args.out or os.path.join("runs", args.preset),
+        args.out or paths.pipeline_dir(args.preset),
         traffic_dir=args.traffic_dir,
         seed=args.seed,
         alignment=args.alignment,
@@ -567,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_build_agent(sub)
     _add_convert_trace(sub)
+    _add_synth_traffic(sub)
     _add_train(sub)
     _add_train_drl(sub)
     _add_pipeline(sub)

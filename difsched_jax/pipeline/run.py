@@ -14,6 +14,7 @@ import platform
 import time
 from collections.abc import Callable
 
+from difsched_jax import paths
 from difsched_jax.config import get_env_config, get_experiment_config, get_subagent_config
 from difsched_jax.data.alignment import ALIGNMENTS
 from difsched_jax.evaluate.report import render_report
@@ -68,7 +69,7 @@ def _training(stages: list[tuple[str, Stage]]) -> list[dict]:
 
 def run_pipeline(
     preset: Preset | str = "quick",
-    out: str | os.PathLike = "runs/quick",
+    out: str | os.PathLike | None = None,
     traffic_dir: str | os.PathLike | None = None,
     seed: int = 0,
     alignment: str = "reference",
@@ -76,8 +77,9 @@ def run_pipeline(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Run (or finish) every stage into folder `out`; returns the results dict
-    also written to ``out/results.json`` (report at ``out/report.md``).
+    """Run (or finish) every stage into folder `out` (default
+    data/results/pipeline/PRESET); returns the results dict also written to
+    ``out/results.json`` (report at ``out/report.md``).
     drl: deep-RL baselines to train and evaluate (default: the preset's)."""
     t_start = time.perf_counter()
     preset = get_preset(preset) if isinstance(preset, str) else preset
@@ -88,7 +90,7 @@ def run_pipeline(
         preset = preset.replace(drl=tuple(drl))
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
-    out = os.fspath(out)
+    out = os.fspath(out) if out is not None else paths.pipeline_dir(preset.name)
     flows = [get_env_config(get_experiment_config(e).env).flow for e in preset.experiments]
     flows += [get_subagent_config(i).flow for i in preset.subagents]
     traffic_dir = os.path.abspath(traffic_dir) if traffic_dir is not None else None
