@@ -2,8 +2,9 @@
 (jax.distributed, coordinator on 127.0.0.1, CPU backend) against one process.
 
 - 2 processes write exactly the arrays of 1 process (same seed, same slice count);
-- one process killed midway: the other exits with the clear error in bounded time,
-  the partial output never loads, and a rerun with --resume ends identical;
+- one process killed midway: the other exits with the clear error in bounded time
+  (at once when the coordinator is the one killed), the partial output never
+  loads, and a rerun with --resume ends identical;
 - a process whose peers never come exits with a clear error after --init-timeout.
 """
 
@@ -97,29 +98,36 @@ def test_two_processes_write_the_arrays_of_one(tmp_path, single):
     assert mean_loss and mean_loss[0] in logs[0].read_text()
 
 
-def test_killed_process_stops_the_other_then_resume_is_identical(tmp_path, single):
-    expected, _ = single
-    out, logs = tmp_path / "ds", [tmp_path / f"p{i}.log" for i in range(2)]
+def _kill_midway(out, logs, victim: int) -> tuple[list[int], float]:
+    """Start 2 processes, SIGKILL `victim` once its part lists a shard; (exit codes,
+    seconds from the kill until both ended)."""
     procs = _launch_pair(out, logs)
-    victim_meta = out / "part-001-of-002" / "meta.json"
+    meta = out / f"part-{victim:03d}-of-002" / "meta.json"
     deadline = time.monotonic() + 150
-    while time.monotonic() < deadline and procs[1].poll() is None:
+    while time.monotonic() < deadline and procs[victim].poll() is None:
         try:
-            if json.loads(victim_meta.read_text())["shards"]:
+            if json.loads(meta.read_text())["shards"]:
                 break
         except (OSError, ValueError):  # not written yet, or being replaced
             pass
         time.sleep(0.02)
-    procs[1].send_signal(signal.SIGKILL)  # its worker dies with it (PR_SET_PDEATHSIG)
+    procs[victim].send_signal(signal.SIGKILL)  # its worker dies with it (PR_SET_PDEATHSIG)
     killed_at = time.monotonic()
     codes = _wait(procs, logs, timeout=HEARTBEAT_S + 60)
-    waited = time.monotonic() - killed_at
+    return codes, time.monotonic() - killed_at
+
+
+def test_killed_process_stops_the_other_then_resume_is_identical(tmp_path, single):
+    expected, _ = single
+    out, logs = tmp_path / "ds", [tmp_path / f"p{i}.log" for i in range(2)]
+    codes, waited = _kill_midway(out, logs, victim=1)
     assert codes == [EXIT_HOST_LOST, -signal.SIGKILL]
     assert waited < HEARTBEAT_S + 30, f"the survivor took {waited:.0f} s to stop"
     text = logs[0].read_text()
     assert "difsched gen-dataset: error: process 0 of 2 stopped" in text
     assert "is incomplete and will not load" in text and "--resume" in text
 
+    victim_meta = out / "part-001-of-002" / "meta.json"
     victim = json.loads(victim_meta.read_text())
     assert not victim["complete"] and 1 <= len(victim["shards"]) < 120  # killed midway
     with pytest.raises(DatasetError, match="incomplete"):
@@ -131,6 +139,18 @@ def test_killed_process_stops_the_other_then_resume_is_identical(tmp_path, singl
     _assert_same(out, expected)
     resumed = json.loads(victim_meta.read_text())["resumed"]
     assert resumed[-1]["shards_kept"] >= 1  # continued from its shards, not from scratch
+
+
+def test_killed_coordinator_stops_the_other_at_once(tmp_path):
+    out, logs = tmp_path / "ds", [tmp_path / f"p{i}.log" for i in range(2)]
+    codes, waited = _kill_midway(out, logs, victim=0)
+    assert codes == [-signal.SIGKILL, EXIT_HOST_LOST]
+    assert waited < 15, f"the survivor took {waited:.0f} s to stop"  # no heartbeat wait
+    text = logs[1].read_text()  # aborted by JAX, or failed at the final barrier if done first
+    assert "difsched gen-dataset: error: process 1 of 2 stopped" in text
+    assert "is incomplete and will not load" in text
+    with pytest.raises(DatasetError):
+        load_dataset(out)
 
 
 def test_a_process_alone_stops_after_the_init_timeout(tmp_path):
