@@ -109,7 +109,8 @@ def bench_dim(dim: int, matmul_dtype: str, repeats: int) -> dict:
 # the trainer's default agent before the equivariant networks (MLP, 8 + 8 critics,
 # batch 100, entropy term), against today's `make_run_config` default (no BC)
 PREVIOUS_DEFAULT = {"gamma": 0.0, "budget_projection": True, "network": "mlp", "num_critics": 8,
-                    "batch_size": 100, "w_e": 0.01}  # fmt: skip
+                    "batch_size": 100, "w_e": 0.01, "clip_denoised": False,
+                    "critic_argmax": False}  # fmt: skip
 
 
 def default_agents(repeats: int) -> dict:
@@ -134,7 +135,7 @@ def default_agents(repeats: int) -> dict:
             _common.time_compile(dec)
             row["decisions_per_s_batch256"] = 256 / _common.time_call(dec, repeats, warmup=1)
             row["agent"] = {k: getattr(cfg, k) for k in ("network", "num_critics", "batch_size",
-                                                           "user_hidden", "hidden", "w_e")}  # fmt: skip
+                            "user_hidden", "hidden", "w_e", "critic_argmax")}  # fmt: skip
             out.setdefault(str(dim), {})[label] = row
             print(f"  default agent dim {dim} {label}: {row['updates_per_s']:.1f} updates/s, "
                   f"{row['decisions_per_s_batch256']:.0f} decisions/s")  # fmt: skip

@@ -54,7 +54,9 @@ def _table_args(args, size: int):
     windows = 40 if args.tiny else WINDOWS
     if size % windows:
         raise SystemExit(f"size {size} is not a whole number of {windows}-window slices")
-    argv = ["--out", args.out, "--tag", f"{args.tag}_n{size}", "--seeds", args.seeds]
+    # dql_table.py's default dataset (100 slices) is its own runs, when they share OUT
+    tag = args.tag if size == 100 * windows and not args.tiny else f"{args.tag}_n{size}"
+    argv = ["--out", args.out, "--tag", tag, "--seeds", args.seeds]
     argv += ["--data-slices", str(size // windows), "--data-windows", str(windows)]
     argv += ["--behaviour-noise", str(args.behaviour_noise)]
     argv += ["--eval-slices", str(args.eval_slices), "--eval-windows", str(args.eval_windows)]

@@ -222,3 +222,14 @@ def test_update_with_equivariant_networks_two_critics_is_finite():
     new, m = dql_agent.update(agent, _batch(jax.random.PRNGKey(1), 16, cfg), jax.random.PRNGKey(2))
     assert np.isfinite(float(m["actor_grad_norm"])) and float(m["actor_grad_norm"]) > 0
     assert all(bool(jnp.isfinite(x).all()) for x in jax.tree.leaves(new.actor))
+
+
+def test_unit_scaled_floors_the_divisor():
+    """BC: loss/|loss| (the reference). Entropy: the divisor floored at 1, so an NLL near
+    zero is not amplified (its gradient would be 1/|NLL|)."""
+    f = dql_agent.unit_scaled
+    assert float(f(jnp.float32(-0.25))) == -1.0
+    assert float(jax.grad(f)(jnp.float32(0.25))) == pytest.approx(4.0)
+    assert float(f(jnp.float32(0.01), 1.0)) == pytest.approx(0.01)
+    assert float(jax.grad(lambda x: f(x, 1.0))(jnp.float32(1e-4))) == pytest.approx(1.0)
+    assert float(jax.grad(lambda x: f(x, 1.0))(jnp.float32(-5.0))) == pytest.approx(0.2)

@@ -39,6 +39,7 @@ RUN = {
     "val_slices": 2,
     "val_windows": 4,
     "episode_len": 3,  # episode ends inside the rollouts (auto-reset, true next obs)
+    "online_phase": True,  # SPEC §5's online phase (off in our defaults)
 }
 
 
@@ -90,6 +91,16 @@ def test_run_folder_and_metrics(full_run):
     assert run.agent_config().hidden == 32 and run.agent_config().lr_decay_steps == 24
 
 
+def test_offline_phase_only(dataset, tmp_path):
+    run = _run(dataset, online_phase=False, episodes=2)
+    summary = train(run, str(tmp_path / "off"), progress=False)
+    rows = _rows(str(tmp_path / "off"))
+    assert [r["offline_share"] for r in rows] == [1.0, 1.0]
+    assert [r["online_size"] for r in rows] == [0, 0]
+    assert all(np.isnan(r["explore_loss"]) and "greedy_loss" not in r for r in rows)
+    assert summary["updates"] == 16 and np.isfinite(summary["best_val_loss"])
+
+
 def test_resume_gives_the_uninterrupted_metrics(dataset, full_run, tmp_path):
     out = str(tmp_path / "resumed")
     run = _run(dataset)
@@ -138,8 +149,16 @@ def test_settings_are_checked(dataset, tmp_path):
     no_bc = make_run_config(0, dataset, bc=False, agent={"gamma": 0.0}).agent_config()
     # our no-BC lr (3e-3) replaces SPEC's 5e-3, which --spec-agent keeps
     assert (no_bc.w_bc, no_bc.lr, no_bc.lcb_coef, no_bc.gamma) == (0.0, 3e-3, 0.01, 0.0)
-    spec = make_run_config(0, dataset, bc=False, spec_agent=True).agent_config()
-    assert (spec.lr, spec.gamma, spec.network) == (5e-3, 0.99, "mlp")
+    spec_run = make_run_config(0, dataset, bc=False, spec_agent=True)
+    spec = spec_run.agent_config()
+    assert (spec.lr, spec.gamma, spec.network, spec.critic_argmax) == (5e-3, 0.99, "mlp", False)
+    assert (spec_run.online_phase, spec_run.eval_candidates) == (True, 50)
+    ours = make_run_config(0, dataset, bc=False)
+    assert (ours.online_phase, ours.eval_candidates, ours.agent_config().critic_argmax) == (
+        False, 10, True
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="online_phase must be true or false"):
+        make_run_config(0, dataset, online_phase="no")
 
 
 def test_validation_is_the_tail_of_the_train_split():

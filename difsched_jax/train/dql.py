@@ -110,6 +110,9 @@ def _episode(run: DQLRunConfig, state: dict, offline, spec, train_params, episod
         run.offline_share(episode),
     )
     row = {k: float(np.mean(np.asarray(v))) for k, v in m.items()}
+    if not run.online_phase:
+        row["explore_loss"] = float("nan")
+        return {**state, "agent": agent}, {**row, "online_size": 0}
     explore = ExploreParams(
         policy=acting_params(agent, run.rank_critic, run.explore_candidates, "eas"),
         eta_low=jnp.float32(run.eta_low),

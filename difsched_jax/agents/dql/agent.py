@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from difsched_jax.agents.dql.argmax import critic_argmax_action
 from difsched_jax.agents.dql.config import DQLConfig
 from difsched_jax.agents.dql.networks import (
     critic_values,
@@ -137,6 +138,12 @@ def critic_target(agent: DQLAgent, key, next_obs, reward, done):
     return jax.lax.stop_gradient(reward + cfg.gamma * not_done * q_next)
 
 
+def unit_scaled(loss, floor: float = 0.0):
+    """`loss` divided by a stop-gradient of its magnitude (as the reference), the divisor
+    at least `floor`: a value of ±1 whose gradient is that of `loss` / max(|loss|, floor)."""
+    return loss / jax.lax.stop_gradient(jnp.maximum(jnp.abs(loss), floor))
+
+
 def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, bc_batch: Batch):
     k_aa, k_e = jax.random.split(key)
     sg = jax.lax.stop_gradient
@@ -155,9 +162,10 @@ def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, 
     lcb = q_ens.mean(0) - cfg.lcb_coef * spread  # (B,)
     loss_q = -lcb.mean() / sg(jnp.abs(q_ens).mean())
     l_ent = entropy_loss(cfg, actor_params, k_e, batch.obs, a0_hat, a1_hat) if cfg.w_e else zero
-    # each term divided by a stop-gradient of its own magnitude (as the reference)
-    loss_bc = l_clone / sg(jnp.abs(l_clone)) if cfg.w_bc else zero
-    loss_e = l_ent / sg(jnp.abs(l_ent)) if cfg.w_e else zero
+    loss_bc = unit_scaled(l_clone) if cfg.w_bc else zero
+    # the NLL crosses zero as the reverse step sharpens: a floor of 1 on its divisor keeps
+    # the term from being amplified without bound (actor gradients of 10³, then equal share)
+    loss_e = unit_scaled(l_ent, floor=1.0) if cfg.w_e else zero
     total = cfg.w_bc * loss_bc + cfg.w_q * loss_q + cfg.w_e * loss_e
     metrics = {"bc_loss": l_clone, "q_lcb": lcb.mean(), "entropy": l_ent}
     if cfg.budget_projection and cfg.w_budget:
@@ -250,6 +258,10 @@ def _act(actor, critic, cfg: DQLConfig, key, obs, num_candidates, eta, method):
     if method == "bc":
         idx = jax.random.randint(k_pick, (b,), 0, n)
     else:
+        if cfg.critic_argmax:  # one more candidate: the critic's exact best allocation
+            best = critic_argmax_action(critic, cfg, obs)  # (B, A)
+            cand = jnp.concatenate([cand, best[:, None]], axis=1)
+            n, s_rep = n + 1, jnp.repeat(obs, n + 1, axis=0)
         q = q_min(critic, cfg, s_rep, cand.reshape(b * n, -1)).mean(0).reshape(b, n)
         if method == "greedy":
             idx = jnp.argmax(q, axis=1)

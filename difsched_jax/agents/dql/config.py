@@ -67,6 +67,9 @@ class DQLConfig:
     # which otherwise drifts until every user sits at r = 0 (the projection then falls
     # back to equal share).
     w_budget: float = 1.0
+    # acting: one more candidate beside the DDIM ones, the additive critic's exact best
+    # allocation spending B (`argmax.py`; needs equivariant networks and the projection)
+    critic_argmax: bool = False
     # targets
     ema_tau: float = 0.001
     ema_period: int = 20
@@ -132,6 +135,11 @@ class DQLConfig:
             raise ValueError(
                 f"{name}: equivariant networks need state_dim == action_dim (one of each per "
                 f"user), got {self.state_dim}, {self.action_dim}"
+            )
+        if self.critic_argmax and not (self.network == "equivariant" and self.budget_projection):
+            raise ValueError(
+                f"{name}.critic_argmax needs network='equivariant' (an additive critic) and "
+                "budget_projection=True (allocations that spend B)"
             )
         if self.matmul_dtype not in MATMUL_DTYPES:
             raise ValueError(

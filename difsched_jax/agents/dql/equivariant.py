@@ -128,9 +128,13 @@ class EquivariantCritic(nn.Module):
     layer_norm: bool = False
     matmul_dtype: str = "float32"
 
-    @nn.compact
     def __call__(self, s, a):
         """s (..., N), a (..., N) → Q (...,)."""
+        return self.per_user(s, a).mean(axis=-1)
+
+    @nn.compact
+    def per_user(self, s, a):
+        """s (..., N), a (..., N) → q_i(s, a_i) (..., N), Q = their mean."""
         bias01 = nn.initializers.constant(0.1)
         ctx = _pooled(mish(Dense(self.hidden, bias_init=bias01)(s[..., None])))  # (..., 1, H)
         h = jnp.stack([s, a], axis=-1)  # (..., N, 2)
@@ -143,8 +147,7 @@ class EquivariantCritic(nn.Module):
             if self.layer_norm:
                 h = nn.LayerNorm(epsilon=1e-5)(h)
             h = mish(h)
-        # the head is linear: mean of per-user heads = head of the mean feature
-        q = Dense(1, kernel_init=_uniform(3e-3), bias_init=_uniform(3e-3))(h.mean(axis=-2))
+        q = Dense(1, kernel_init=_uniform(3e-3), bias_init=_uniform(3e-3))(h)  # (..., N, 1)
         return q[..., 0]
 
 
@@ -162,9 +165,13 @@ class WeightedCritic(nn.Module):
     layer_norm: bool = False
     matmul_dtype: str = "float32"
 
-    @nn.compact
     def __call__(self, s, a):
         """s (..., N), a (..., N) → Q (...,)."""
+        return self.per_user(s, a).mean(axis=-1)
+
+    @nn.compact
+    def per_user(self, s, a):
+        """s (..., N), a (..., N) → b(s) + N·c_i(s)·g(a_i) (..., N), Q = their mean."""
         bias01 = nn.initializers.constant(0.1)
         h = s[..., None]  # (..., N, 1)
         for i in range(2):
@@ -177,4 +184,4 @@ class WeightedCritic(nn.Module):
         for _ in range(2):
             g = mish(Dense(self.hidden, bias_init=bias01)(g))
         g = Dense(1, kernel_init=small, bias_init=small)(g)[..., 0]  # (..., N) g(a_i)
-        return base + jnp.sum(weight * g, axis=-1)
+        return base[..., None] + a.shape[-1] * weight * g

@@ -167,6 +167,16 @@ def critic_values(params, config: DQLConfig, s, a):
     return q.reshape((2, config.num_critics) + q.shape[1:])
 
 
+def critic_per_user(params, config: DQLConfig, s, a):
+    """Per-user terms of every member's Q (equivariant critics, Q = their mean over
+    users): s (B, N), a (B, N) → (2, K, B, N)."""
+    critic = make_critic(config)
+    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), params)
+    apply = partial(critic.apply, method="per_user")
+    q = jax.vmap(apply, in_axes=(0, None, None))(flat, s, a)  # (2K, B, N)
+    return q.reshape((2, config.num_critics) + q.shape[1:])
+
+
 def q_min(params, config: DQLConfig, s, a):
     """min(Q1, Q2) per ensemble member: (K, B)."""
     q = critic_values(params, config, s, a)

@@ -1,0 +1,152 @@
+"""Diffusion-QL ablations: what each of our choices is worth, one row per change.
+
+Every row is the default agent (without BC, `difsched train` defaults) with one
+setting changed, trained with ≥3 seeds on the same offline dataset (noisy MDP
+behaviour, never the oracle) and evaluated on the TEST split (`dql_table.py`
+does the datasets, runs and evaluation; its folders are shared, so rows reuse
+datasets and finished runs, and the default row is `dql_table.py --out OUT`'s own
+runs). A cell: mean over seeds ± the 95 % t-interval.
+
+    python experiments/dql_ablation.py --out runs/dql_ablation [--exp 0] [--rows a,b]
+    python experiments/dql_ablation.py --tiny --out /tmp/a --rows default,mlp   # smoke test
+
+Writes OUT/ablation_TAG.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dql_table  # noqa: E402  (same folder: datasets, runs and evaluation helpers)
+
+# row name -> (what changes, --set items, dql_table arguments)
+ROWS = {
+    "default": ("our default agent", [], []),
+    "no_argmax": ("no critic-argmax candidate (DDIM candidates only)", ["critic_argmax=false"], []),
+    "mlp": (
+        "SPEC §5's MLP actor and critic (no argmax)",
+        ['network="mlp"', "critic_argmax=false"],
+        [],
+    ),  # fmt: skip
+    "weighted": ("critic Q = b(s) + Σ c_i(s) g(a_i)", ['critic_structure="weighted"'], []),
+    "requested": ("critic on the requested action", ["executed_action=false"], []),
+    "online": ("with the online phase (EAS + greedy rollouts)", ["online_phase=true"], []),
+    "entropy": ("entropy term (w_e 0.01, divisor floored at 1)", ["w_e=0.01"], []),
+    "one_candidate": ("act with 1 DDIM candidate, not 10", ["eval_candidates=1"], []),
+    "fifty_candidates": ("act with 50 DDIM candidates", ["eval_candidates=50"], []),
+    "target_rank": ("candidates ranked by the target critic", ['rank_critic="target"'], []),
+    "constant_lr": ("constant learning rate (no cosine decay)", ["lr_decay_steps=0"], []),
+    "noise0": ("behaviour data: the MDP policy without noise", [], ["--behaviour-noise", "0"]),
+}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--traffic-dir", default=None, help="real traces (default: synthetic)")
+    p.add_argument("--out", required=True, help="folder for datasets, runs and the table")
+    p.add_argument("--exp", type=int, default=0)
+    p.add_argument("--rows", default=",".join(ROWS))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--tag", default="default")
+    p.add_argument("--table-tag", default="default", help="dql_table.py tag of the default row")
+    p.add_argument("--data-slices", type=int, default=100)
+    p.add_argument("--eval-slices", type=int, default=40)
+    p.add_argument("--eval-windows", type=int, default=100)
+    p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
+    return p.parse_args(argv)
+
+
+def _table_argv(args, row: str) -> list[str]:
+    _, sets, extra = ROWS[row]
+    argv = ["--out", args.out, "--exps", str(args.exp), "--variants", "nobc"]
+    tag = args.table_tag if row == "default" else f"abl_{row}"  # default: dql_table's runs
+    argv += ["--seeds", args.seeds, "--tag", tag, "--data-slices", str(args.data_slices)]
+    argv += ["--eval-slices", str(args.eval_slices), "--eval-windows", str(args.eval_windows)]
+    argv += ["--tiny"] if args.tiny else []
+    argv += ["--traffic-dir", args.traffic_dir] if args.traffic_dir else []
+    for item in sets:
+        argv += ["--set", item]
+    return argv + extra
+
+
+def table(payload: dict) -> str:
+    rows = payload["rows"]
+    base = rows.get("default", {}).get("loss", [None])[0]
+    lines = [
+        "| change | test loss | Δ vs default | gap to oracle (RB/user) |",
+        "|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        mean, half, seeds = r["loss"]
+        delta = f"{mean - base:+.4f}" if base is not None and name != "default" else ""
+        gap = f"{r['gap'][0]:.2f} ± {r['gap'][1]:.2f}"
+        lines.append(
+            f"| {r['what']} | {mean:.4f} ± {half:.4f} (n={len(seeds)}) | {delta} | {gap} |"
+        )
+    ref = payload["reference"]
+    lines.append(f"| equal share | {ref['equal']:.4f} | | |")
+    lines.append(f"| oracle (predicted obs) | {ref['oracle']:.4f} | | 0 |")
+    return "\n".join(lines)
+
+
+def plot(payload: dict, path: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = payload["rows"]
+    names = list(rows)
+    fig = Figure(figsize=(6.4, 0.45 * len(names) + 1.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    y = range(len(names))[::-1]
+    ax.errorbar([rows[n]["loss"][0] for n in names], y, xerr=[rows[n]["loss"][1] for n in names],
+                fmt="o", capsize=3, color="C0")  # fmt: skip
+    for yi, n in zip(y, names):
+        seeds = rows[n]["loss"][2]
+        ax.plot(seeds, [yi] * len(seeds), "k.", ms=3)
+    ax.axvline(payload["reference"]["equal"], color="0.5", ls="--", label="equal share")
+    ax.axvline(payload["reference"]["oracle"], color="C2", ls="--", label="oracle")
+    ax.set_yticks(list(y), [rows[n]["what"] for n in names], fontsize=7)
+    ax.set_xlabel(f"packet loss, test split (experiment {payload['exp']})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def run(argv=None) -> dict:
+    args = parse_args(argv)
+    names = [r for r in args.rows.split(",") if r]
+    for name in names:
+        if name not in ROWS:
+            raise SystemExit(f"unknown row {name!r}; known: {', '.join(ROWS)}")
+    rows, reference = {}, {}
+    for name in names:
+        res = dql_table.run(_table_argv(args, name))["results"][str(args.exp)]
+        rows[name] = {"what": ROWS[name][0], "sets": ROWS[name][1], "loss": res["nobc"],
+                      "gap": res["gap"]["nobc"]}  # fmt: skip
+        reference = {"equal": res["equal"][0], "oracle": res["oracle"][0]}
+    payload = {
+        "tag": args.tag,
+        "exp": args.exp,
+        "traffic": args.traffic_dir or "synthetic",
+        "seeds": [int(s) for s in args.seeds.split(",")],
+        "rows": rows,
+        "reference": reference,
+    }
+    text = table(payload)
+    print(text)
+    with open(os.path.join(args.out, f"ablation_{args.tag}.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(args.out, f"ablation_{args.tag}.json"), "w") as f:
+        json.dump(payload, f, indent=2, default=float)
+    plot(payload, os.path.join(args.out, f"ablation_{args.tag}.png"))
+    return payload
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])
+    sys.exit(0)
