@@ -3,16 +3,16 @@
     bash benchmarks/gpu_check.sh [OUT_DIR]            (installs jax[cuda12] if needed)
     python benchmarks/gpu_check.py [--tiny] [--out DIR] [--budget S] [--traffic-dir DIR]
 
-Every figure comes from the benchmark scripts' own functions:
-  env_throughput  env_throughput.bench_jax: slice-windows/s (equal share), N = 8 and 20,
-                  1,024 ... 1,048,576 slices
+Every figure comes from the benchmark scripts' own functions, in this order:
   dataset_gen     dataset_gen.point_jax, in its own process: config 1 (20 users) at
                   65,536 slices, shards written to a temporary folder
   oracle          oracle.bench_config: decisions/s of the exact DP, batched
   dql             dql_speed.bench_dim: updates/s and decisions/s (1 and 256 states),
                   SPEC §5 agent, state dim 8 and 20
-Sections run in that order; one that would start with less than its minimum time
-left of --budget is skipped and listed in "skipped". --tiny: the same code at toy
+  env_throughput  env_throughput.bench_jax: slice-windows/s (equal share), N = 8 and 20,
+                  1,024 ... 1,048,576 slices, growing while time is left
+A section that would start with less than its minimum time left of --budget is
+skipped and listed in "skipped" (env sizes in env_throughput.skipped). --tiny: the same code at toy
 sizes on the CPU (a 2-step, width-16 agent with 2 updates per call), for the tests;
 gpu_check.sh then also asks XLA for fast rather than good compilation.
 Writes DIR/gpu_check.json.
@@ -52,19 +52,24 @@ TINY = {
     "dql_dims": [8],
     "repeats": 1,
 }
-MIN_SECONDS = {"env_throughput": 30, "dataset_gen": 60, "oracle": 30, "dql": 60}
+MIN_SECONDS = {"dataset_gen": 60, "oracle": 30, "dql": 60, "env_throughput": 20}
+ENV_RESERVE_S = 15  # the env section stops growing the slice count below this
 
 
-def env_section(sizes: dict, traffic_dir) -> dict:
+def env_section(sizes: dict, traffic_dir, left=lambda: math.inf) -> dict:
+    """Sizes in increasing order while more than ENV_RESERVE_S seconds are left."""
     from difsched_jax.config import get_env_config
     from difsched_jax.env import make_env
     from difsched_jax.traffic import get_trace
 
-    out = {"slice_windows_per_s": {}, "compile_s": {}, "windows_per_call": {}}
+    out = {"slice_windows_per_s": {}, "compile_s": {}, "windows_per_call": {}, "skipped": []}
     for users, cfg_idx in env_throughput.ENV_CONFIGS.items():
         cfg = get_env_config(cfg_idx)
         spec, params = make_env(cfg, get_trace(cfg.flow, cfg.window, traffic_dir), "test")
         for s in sizes["env_slices"]:
+            if left() < ENV_RESERVE_S:
+                out["skipped"].append(f"N={users} S={s} ({left():.0f} s left)")
+                continue
             windows = int(min(200, max(10, sizes["env_cells"] // s)))
             rate, compile_s = env_throughput.bench_jax(
                 spec, params, cfg.budget, s, windows, sizes["repeats"]
@@ -131,18 +136,18 @@ def run(tiny: bool, budget_s: float, traffic_dir=None) -> dict:
 
     sizes = TINY if tiny else FULL
     t_start = time.perf_counter()
-    sections = {
-        "env_throughput": lambda: env_section(sizes, traffic_dir),
+    left = lambda: budget_s - (time.perf_counter() - t_start)  # noqa: E731
+    sections = {  # the env section last: it adapts its sizes to the time left
         "dataset_gen": lambda: dataset_section(sizes, traffic_dir),
         "oracle": lambda: oracle_section(sizes),
         "dql": lambda: dql_section(sizes, tiny),
+        "env_throughput": lambda: env_section(sizes, traffic_dir, left),
     }
     payload = {"tiny": tiny, "budget_s": budget_s, "device_kind": jax.devices()[0].device_kind}
     payload.update(sizes=sizes, section_s={}, skipped=[])
     for name, section in sections.items():
-        left = budget_s - (time.perf_counter() - t_start)
-        if left < MIN_SECONDS[name] and not tiny:
-            payload["skipped"].append(f"{name} ({left:.0f} s of the budget left)")
+        if left() < MIN_SECONDS[name] and not tiny:
+            payload["skipped"].append(f"{name} ({left():.0f} s of the budget left)")
             continue
         t0 = time.perf_counter()
         payload[name] = section()

@@ -10,6 +10,8 @@
 # at toy sizes, no install (tests/test_gpu_check.py). PYTHON overrides the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the dataset section runs in a second process: neither may grab 75 % of the GPU up front
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 out="${1:-bench_out}"
 py="${PYTHON:-python}"
 if [ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ]; then py=.venv/bin/python; fi

@@ -31,7 +31,8 @@ def test_cpu_dry_run_writes_sane_json(tmp_path):
     assert seconds < 60, f"the dry run took {seconds:.0f} s"
     p = json.loads((tmp_path / "gpu_check.json").read_text())
     assert p["tiny"] is True and p["machine"]["backend"] == "cpu" and p["skipped"] == []
-    assert set(p["section_s"]) == {"env_throughput", "dataset_gen", "oracle", "dql"}
+    assert list(p["section_s"]) == ["dataset_gen", "oracle", "dql", "env_throughput"]
+    assert p["env_throughput"]["skipped"] == []
     assert p["wall_s"] <= p["budget_s"]
 
     env_rates = p["env_throughput"]["slice_windows_per_s"]
@@ -73,3 +74,13 @@ def test_without_a_gpu_the_real_run_refuses_clearly(tmp_path):
     assert proc.returncode == 1
     assert "no NVIDIA GPU here" in proc.stderr and "GPU_CHECK_TINY=1" in proc.stderr
     assert not (tmp_path / "gpu_check.json").exists()
+
+
+def test_sections_that_do_not_fit_the_budget_are_skipped(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import gpu_check
+
+    p = gpu_check.run(tiny=False, budget_s=1.0)  # nothing fits: nothing runs
+    assert [s.split(" ")[0] for s in p["skipped"]] == list(gpu_check.MIN_SECONDS)
+    assert p["section_s"] == {} and set(p["headline"].values()) == {None}
+    assert p["sizes"]["dataset"] == (1, 65_536, 200) and p["sizes"]["env_slices"][-1] == 1 << 20
