@@ -11,7 +11,8 @@ The machine may be shared: the JSON also records the process CPU seconds per cal
 the load average, so a loaded run can be read (CPU time ≈ one core's wall time).
 
 default_agent: the trainer's default agent (no BC) before and after the
-equivariant networks, updates/s, transitions/s and decisions/s per state dim.
+equivariant networks, updates/s, transitions/s and decisions/s per state dim
+(`--default-agent-only`: that block alone, in DIR/dql_default_agent.json).
 
 Writes DIR/dql_speed.json: updates_per_s, decisions_per_s_single,
 decisions_per_s_batch256 (each keyed by state dim), compile_s (dim -> part -> s),
@@ -242,9 +243,16 @@ def plot(result: dict, path: str) -> None:
 def main() -> None:
     p = _common.parser(__doc__.splitlines()[0])
     p.add_argument("--matmul-dtype", default="float32", choices=("float32", "bfloat16", "both"))
+    p.add_argument("--default-agent-only", action="store_true",
+                   help="only the trainer's default agent, before and after (dql_default_agent.json)")  # fmt: skip
     args = p.parse_args()
     dtypes = ("float32", "bfloat16") if args.matmul_dtype == "both" else (args.matmul_dtype,)
     t0 = time.perf_counter()
+    if args.default_agent_only:
+        result = {"default_agent": default_agents(repeats=2 if args.quick else 5)}
+        result.update(load_avg=list(os.getloadavg()), wall_s=time.perf_counter() - t0)
+        _common.write_json(args.out, "dql_default_agent.json", result)
+        return
     result = run(dtypes, repeats=2 if args.quick else 5)
     result["roofline"] = roofline(repeats=2 if args.quick else 5)
     result["default_agent"] = default_agents(repeats=2 if args.quick else 5)

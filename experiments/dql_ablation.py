@@ -31,7 +31,7 @@ ROWS = {
         "SPEC §5's MLP actor and critic (no argmax)",
         ['network="mlp"', "critic_argmax=false"],
         [],
-    ),  # fmt: skip
+    ),
     "weighted": ("critic Q = b(s) + Σ c_i(s) g(a_i)", ['critic_structure="weighted"'], []),
     "requested": ("critic on the requested action", ["executed_action=false"], []),
     "online": ("with the online phase (EAS + greedy rollouts)", ["online_phase=true"], []),

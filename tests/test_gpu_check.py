@@ -28,7 +28,7 @@ def test_cpu_dry_run_writes_sane_json(tmp_path):
                           capture_output=True, text=True, timeout=180)  # fmt: skip
     seconds = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert seconds < 60, f"the dry run took {seconds:.0f} s"
+    assert seconds < 150, f"the dry run took {seconds:.0f} s"  # ~35 s on 2 idle cores
     p = json.loads((tmp_path / "gpu_check.json").read_text())
     assert p["tiny"] is True and p["machine"]["backend"] == "cpu" and p["skipped"] == []
     assert list(p["section_s"]) == ["dataset_gen", "oracle", "dql", "env_throughput"]

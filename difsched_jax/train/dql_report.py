@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 
@@ -41,7 +42,9 @@ def plot_curves(rows: list[dict], path: str, title: str, baselines: dict | None 
     ax_l.set_xlabel("episode")
     ax_l.set_title("update metrics (episode means)")
     ax_l.legend(fontsize=8)
-    ax_r.plot(ep, [r["explore_loss"] for r in rows], label="exploration (EAS), train split")
+    explore = [r["explore_loss"] for r in rows]
+    if any(math.isfinite(x) for x in explore):  # NaN throughout when offline only
+        ax_r.plot(ep, explore, label="exploration (EAS), train split")
     if any("greedy_loss" in r for r in rows):
         ax_r.plot(ep, [r["greedy_loss"] for r in rows], label="greedy, train split")
     val = [(r["episode"], r["val_loss"]) for r in rows if "val_loss" in r]
