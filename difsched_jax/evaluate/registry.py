@@ -6,6 +6,7 @@ A name is either a built-in (``equal``, ``random``, ...) or ``kind:PATH``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -116,6 +117,33 @@ BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
     "ppo": _drl("ppo"),
     "sac": _drl("sac"),
 }
+
+
+# kinds that load from a folder -> what the folder is
+FOLDER_KINDS = {
+    "mdp": "a folder of solved sub-agents: mdp:DIR",
+    "dql": "a `difsched train` run folder: dql:RUN[@latest]",
+    "ppo": "a train-drl run folder: ppo:RUN",
+    "sac": "a train-drl run folder: sac:RUN",
+}
+
+
+def check_name(name: str) -> None:
+    """What can be told of a name without loading anything: a known kind, a ':'
+    argument exactly where one is needed, and that its folder exists (the CLI
+    checks this before any work; `resolve_policy` checks the folder's contents)."""
+    kind, _, arg = name.strip().partition(":")
+    if kind not in BUILDERS:
+        raise ValueError(f"unknown policy {name!r}; known: {sorted(BUILDERS)} (some take ':PATH')")
+    if kind not in FOLDER_KINDS:
+        _no_arg(kind, arg)
+        return
+    folder = arg.partition("@")[0] if kind == "dql" else arg
+    if not folder:
+        raise ValueError(f"policy {kind!r} needs {FOLDER_KINDS[kind]}")
+    if not os.path.isdir(folder):
+        what = "no such folder" if not os.path.exists(folder) else "not a folder"
+        raise ValueError(f"policy {name!r}: {folder}: {what} (expected {FOLDER_KINDS[kind]})")
 
 
 def resolve_policy(name: str, config: SliceConfig) -> ResolvedPolicy:

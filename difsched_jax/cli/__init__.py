@@ -1,0 +1,59 @@
+"""The `difsched` command. Subcommands parse arguments and call library functions."""
+
+from __future__ import annotations
+
+import sys
+
+from difsched_jax.cli import (
+    bench,
+    build_agent,
+    convert_trace,
+    evaluate,
+    gen_dataset,
+    pipeline,
+    synth_traffic,
+    train,
+    train_drl,
+)
+from difsched_jax.cli.common import EXIT_USAGE, Parser, UsageError, execute
+
+# one module per subcommand, in the order `difsched --help` lists them
+COMMANDS = (
+    gen_dataset,
+    evaluate,
+    build_agent,
+    convert_trace,
+    synth_traffic,
+    train,
+    train_drl,
+    pipeline,
+    bench,
+)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="difsched", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add(sub)
+    parser.commands = sub.choices  # name -> its parser
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            command = parser.commands[args.command]
+            command.error(
+                f"unrecognized arguments: {' '.join(extra)}; accepted: "
+                f"{', '.join(command.accepted_flags())}"
+            )
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    return execute(args)
+
+
+__all__ = ["COMMANDS", "build_parser", "main"]

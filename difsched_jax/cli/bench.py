@@ -1,0 +1,57 @@
+"""`difsched bench`: every benchmark script, one benchmarks.json and BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from difsched_jax.cli.common import add_traffic_dir
+from difsched_jax.cli.types import InFile, Names, OutDir
+
+
+def add(sub) -> None:
+    from difsched_jax.bench_suite import SCRIPTS
+
+    p = sub.add_parser(
+        "bench",
+        help="run every benchmark script; write benchmarks.json and BENCHMARKS.md",
+        description="Runs each script in benchmarks/ in its own process (medians after "
+        "warm-up, compile time apart), merges their JSON into OUT/benchmarks.json and writes "
+        "OUT/BENCHMARKS.md with the headline ratios, scaling and multi-device tables and plots.",
+    )
+    p.add_argument("--quick", action="store_true", help="short runs (under 5 minutes on 2 cores)")
+    p.add_argument(
+        "--out",
+        type=OutDir("a benchmark output folder"),
+        default="bench_out",
+        help="output folder (default bench_out)",
+    )
+    add_traffic_dir(p)
+    p.add_argument(
+        "--only",
+        type=Names(sorted(SCRIPTS), "benchmark"),
+        default=None,
+        help="comma-separated script names, e.g. oracle.py",
+    )
+    p.add_argument(
+        "--readme",
+        type=InFile("a README with a performance table", write=True),
+        default=None,
+        help="also rewrite this README's performance table",
+    )
+    p.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from existing JSON files"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from difsched_jax import bench_suite
+
+    if args.report_only:
+        payload = bench_suite.write_report(args.out, quick=args.quick, traffic_dir=args.traffic_dir)
+    else:
+        only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+        payload = bench_suite.run_suite(args.out, args.quick, args.traffic_dir, only)
+    if args.readme:
+        bench_suite.update_readme(args.readme, payload)
+        print(f"updated the performance table of {args.readme}")
+    failed = [name for name, run in payload["runs"].items() if run["status"].startswith("failed")]
+    return 1 if failed else 0

@@ -1,0 +1,116 @@
+"""What every subcommand shares: the parser, the checks that run before any work,
+and one place that turns an error into one line on stderr and an exit status.
+
+A subcommand module has ``add(sub)`` (its parser, with ``run`` and optionally
+``check`` as defaults) and ``run(args) -> int``. `execute` calls, in order:
+the flags required unless ``--resume`` (`require_unless_resume`), ``check(args)``
+(cheap: no trace loaded, nothing compiled or written) and ``run(args)``.
+Bad input, found by the argument types at parse time or by a check, gives
+exit status 2 and one line ``difsched CMD: error: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_USAGE = 2  # bad flags or values, a refused folder (nothing was done)
+EXIT_OS = 1  # the system refused: a full disk, a permission changed mid-run
+
+
+class UsageError(Exception):
+    """A parse error, already formatted as ``PROG: error: MESSAGE``."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors raise UsageError (one line, no usage block, no exit)."""
+
+    def error(self, message: str):
+        commands = getattr(self, "commands", None)
+        if commands and "required: command" in message:
+            message += f" (one of {', '.join(commands)})"
+        elif "ignored explicit argument" in message:
+            message += " (a switch: give it without a value)"
+        raise UsageError(f"{self.prog}: error: {one_line(message)}")
+
+    def accepted_flags(self) -> list[str]:
+        return [
+            o
+            for a in self._actions
+            for o in a.option_strings
+            if o.startswith("--") and o != "--help"
+        ]
+
+
+def one_line(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def report(prog: str, error: BaseException | str, code: int = EXIT_USAGE) -> int:
+    print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+    return code
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Checks, then the command; ValueError (bad input) -> 2, OSError -> 1, one line each."""
+    prog = f"difsched {args.command}"
+    try:
+        _check_needs(args)
+        if getattr(args, "check", None) is not None:
+            args.check(args)
+        return args.run(args)
+    except ValueError as e:
+        return report(prog, e)
+    except OSError as e:
+        return report(prog, e, EXIT_OS)
+
+
+def validated(kind, value, flag: str):
+    """Check a value the command computed (e.g. a default --out) with an argument type."""
+    try:
+        return kind(value)
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"{flag} {value}: {e}") from None
+
+
+def flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def require_unless_resume(parser: argparse.ArgumentParser, *dests: str) -> None:
+    """These flags are required unless --resume (which reads them from the run folder)."""
+    parser.set_defaults(needs=dests)
+
+
+def _check_needs(args) -> None:
+    needs = getattr(args, "needs", ())
+    if needs and not args.resume and any(getattr(args, d) is None for d in needs):
+        names = " and ".join(flag(d) for d in needs)
+        raise ValueError(f"{names} are required (unless --resume)")
+
+
+def check_resume_out(args) -> None:
+    if args.resume and args.out is None:
+        raise ValueError("--resume needs --out (the run folder to continue)")
+
+
+def check_resume(args, run, names: tuple[str, ...]) -> None:
+    """--resume continues the run as saved: a flag given with another value is an error."""
+    for name in names:
+        given = getattr(args, name)
+        if given is not None and given != getattr(run, name):
+            raise ValueError(
+                f"--resume continues {args.out} as saved ({name} = {getattr(run, name)}), "
+                f"got {flag(name)} {given}"
+            )
+
+
+def add_traffic_dir(p: argparse.ArgumentParser) -> None:
+    from difsched_jax.cli.types import InDir
+
+    p.add_argument(
+        "--traffic-dir",
+        type=InDir("a folder of {flow}_window{L}.npz traces"),
+        default=None,
+        help="folder with {flow}_window{L}.npz (default: synthetic)",
+    )

@@ -1,0 +1,122 @@
+"""`difsched train-drl`: an online deep-RL baseline (PPO or SAC) on the vectorised env."""
+
+from __future__ import annotations
+
+import json
+
+from difsched_jax.cli.common import (
+    add_traffic_dir,
+    check_resume,
+    check_resume_out,
+    require_unless_resume,
+    validated,
+)
+from difsched_jax.cli.settings import add_set_flag, check_sets, settings_of, with_sets
+from difsched_jax.cli.types import ConfigIndex, Float, Int, OutDir, seed
+
+OUT = OutDir("a run folder")
+
+
+def add(sub) -> None:
+    p = sub.add_parser(
+        "train-drl",
+        help="train an online deep-RL baseline (PPO or SAC) on the vectorised env",
+        description="Train PPO or SAC on many slices in parallel (train split; its last "
+        "--val-fraction held out to pick the best checkpoint). Writes OUT/config.json, "
+        "metrics.jsonl, curve.png, summary.json and Orbax checkpoints OUT/ckpt/{best,latest}. "
+        "Evaluate with `difsched evaluate --policy ppo:OUT`.",
+    )
+    p.add_argument("--algo", choices=("ppo", "sac"), default=None, help="required unless --resume")
+    p.add_argument(
+        "--env-config", type=ConfigIndex("env"), default=None, help="env config index (SPEC §2)"
+    )
+    p.add_argument(
+        "--steps", type=Int(1, what="env steps"), default=None, help="env steps (default 100000)"
+    )
+    p.add_argument(
+        "--slices",
+        type=Int(1, what="number of slices"),
+        default=None,
+        help="parallel slices (default: agent's)",
+    )
+    add_traffic_dir(p)
+    p.add_argument("--obs", choices=("predicted", "perfect"), default="predicted")
+    p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
+    p.add_argument("--seed", type=seed(), default=0)
+    p.add_argument(
+        "--chunk-steps",
+        type=Int(1, what="env steps per chunk"),
+        default=10_000,
+        help="env steps per jitted chunk",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=Float(0.0, 1.0, lo_open=True, hi_open=True, what="validation fraction"),
+        default=0.2,
+    )
+    add_set_flag(p, "agent hyper-parameter, e.g. --set lr=3e-4 --set hidden=[128,128] (repeatable)")
+    p.add_argument(
+        "--out", type=OUT, default=None, help="run folder (default data/results/drl/ALGO_envE_sK)"
+    )
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    require_unless_resume(p, "algo", "env_config")
+    p.set_defaults(run=run, check=check)
+
+
+def accepted_settings(algo: str) -> dict:
+    from difsched_jax.train.drl import ALGOS
+
+    return settings_of(ALGOS[algo][1])
+
+
+def check(args) -> None:
+    from difsched_jax.train import drl
+
+    check_resume_out(args)
+    if args.resume:
+        try:
+            run = drl.load_run_config(args.out)
+        except TypeError as e:
+            raise ValueError(
+                f"{args.out}/config.json is not a train-drl run's settings: {e}"
+            ) from None
+        check_resume(args, run, ("algo", "env_config", "steps"))
+        args.run_config = run
+        return
+    agent = check_sets(args.set, accepted_settings(args.algo))
+    try:
+        run = drl.make_run_config(
+            args.algo,
+            args.env_config,
+            slices=args.slices,
+            steps=args.steps or 100_000,
+            obs=args.obs,
+            traffic_dir=args.traffic_dir,
+            alignment=args.alignment,
+            seed=args.seed,
+            chunk_steps=args.chunk_steps,
+            val_fraction=args.val_fraction,
+            agent=agent,
+        )
+    except (TypeError, ValueError) as e:  # a value a config cannot use
+        raise ValueError(with_sets(e, args.set)) from None
+    args.run_config = run
+    if args.out is None:
+        from difsched_jax import paths
+
+        path = paths.drl_run_dir(run.algo, run.env_config, args.seed)
+        args.out = validated(OUT, path, "--out (default)")
+
+
+def run(args) -> int:
+    from difsched_jax.locking import hold_folder
+    from difsched_jax.train import drl
+
+    with hold_folder(args.out):
+        summary = drl.train(
+            args.run_config, args.out, resume=args.resume, progress=not args.no_progress
+        )
+    print(json.dumps(summary, indent=2))
+    print(f"run folder: {args.out}")
+    return 0
