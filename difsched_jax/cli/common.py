@@ -33,6 +33,14 @@ class Parser(argparse.ArgumentParser):
             message += " (a switch: give it without a value)"
         raise UsageError(f"{self.prog}: error: {one_line(message)}")
 
+    def _get_values(self, action, arg_strings):
+        # Python < 3.12 drops a value of exactly "--" (`--slices=--`) and stores [] unchecked
+        if action.option_strings and arg_strings == ["--"] and action.nargs in (None, "?", "+"):
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return [value] if action.nargs == "+" else value
+        return super()._get_values(action, arg_strings)
+
     def accepted_flags(self) -> list[str]:
         return [
             o

@@ -51,7 +51,9 @@ def parse_policy_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
     items = names.split(",") if isinstance(names, str) else list(names)
     out = [n.strip() for n in items if n.strip()]
     if not out:
-        raise ValueError(f"no policy named in {names!r}")
+        raise ValueError(
+            f"no policy named in {names!r}; expected comma-separated names, e.g. equal,oracle"
+        )
     repeated = sorted({n for n in out if out.count(n) > 1})
     if repeated:
         raise ValueError(f"policy listed more than once: {', '.join(repeated)}")
