@@ -147,12 +147,13 @@ def test_settings_are_checked(dataset, tmp_path):
     with pytest.raises(ValueError, match="needs 20 users"):
         train(run, str(tmp_path / "bad"), progress=False)
     no_bc = make_run_config(0, dataset, bc=False, agent={"gamma": 0.0}).agent_config()
-    # our no-BC lr (3e-3) replaces SPEC's 5e-3, which --spec-agent keeps
+    # our lr (3e-3, with or without BC) replaces SPEC's 5e-3 / 5e-4, which --spec-agent keeps
     assert (no_bc.w_bc, no_bc.lr, no_bc.lcb_coef, no_bc.gamma) == (0.0, 3e-3, 0.01, 0.0)
     spec_run = make_run_config(0, dataset, bc=False, spec_agent=True)
     spec = spec_run.agent_config()
     assert (spec.lr, spec.gamma, spec.network, spec.critic_argmax) == (5e-3, 0.99, "mlp", False)
     assert (spec_run.online_phase, spec_run.eval_candidates) == (True, 50)
+    assert make_run_config(0, dataset, bc=True).agent_config().lr == 3e-3  # the critic's lr
     ours = make_run_config(0, dataset, bc=False)
     assert (ours.online_phase, ours.eval_candidates, ours.agent_config().critic_argmax) == (
         False, 10, True
