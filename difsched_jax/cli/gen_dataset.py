@@ -109,14 +109,14 @@ def add(sub) -> None:
     )
     p.add_argument(
         "--heartbeat-timeout",
-        type=Int(1, what="heartbeat_timeout (seconds)"),
+        type=Int(1, what="heartbeat_timeout", hint="seconds"),
         default=60,
         help="seconds without a heartbeat after which a process counts as dead and the "
         "others stop with an error (--distributed; default 60)",
     )
     p.add_argument(
         "--init-timeout",
-        type=Int(1, what="init_timeout (seconds)"),
+        type=Int(1, what="init_timeout", hint="seconds"),
         default=300,
         help="seconds to wait for every process to join (--distributed; default 300)",
     )

@@ -96,7 +96,7 @@ def check(args) -> None:
     if args.resume:
         try:
             run = dql_config.load_run_config(args.out)
-        except TypeError as e:
+        except (TypeError, json.JSONDecodeError) as e:  # fields or JSON damaged
             raise ValueError(f"{args.out}/config.json is not a train run's settings: {e}") from None
         check_resume(args, run, ("exp_config", "episodes", "seed"))
         args.run_config = run

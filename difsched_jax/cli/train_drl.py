@@ -77,7 +77,7 @@ def check(args) -> None:
     if args.resume:
         try:
             run = drl.load_run_config(args.out)
-        except TypeError as e:
+        except (TypeError, json.JSONDecodeError) as e:  # fields or JSON damaged
             raise ValueError(
                 f"{args.out}/config.json is not a train-drl run's settings: {e}"
             ) from None
