@@ -17,13 +17,16 @@ TRAFFIC_TYPES = ("trace", "markov")
 EXPANDED_SIGMOID_K = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
+def check_positive_int(label: str, value) -> None:
+    """Raise ``ValueError("{label} must be a positive integer, got ...")`` unless
+    `value` is an int > 0 (a bool is refused)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{label} must be a positive integer, got {value!r}")
+
+
 def _check_positive(obj, *names: str) -> None:
     for name in names:
-        value = getattr(obj, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(
-                f"{type(obj).__name__}.{name} must be a positive integer, got {value!r}"
-            )
+        check_positive_int(f"{type(obj).__name__}.{name}", getattr(obj, name))
 
 
 def _check_flow(obj) -> None:

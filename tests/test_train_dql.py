@@ -20,25 +20,17 @@ from difsched_jax.config import get_dataset_config
 from difsched_jax.data import generate_dataset
 from difsched_jax.env import make_env
 from difsched_jax.env.build import split_params
+from difsched_jax.pipeline.presets import TINY_AGENT, TINY_RUN
 from difsched_jax.traffic import get_trace
 from difsched_jax.train.dql import load_policy, make_run_config, train
 from difsched_jax.train.dql_config import DQLRunConfig, load_run_config
 
-# a tiny agent and budget; the same values go through the CLI as --set
-AGENT = {"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16}
+# the tiny agent and budget (the "tiny" preset's); the same values go through the CLI as --set
+AGENT = dict(TINY_AGENT)
 RUN = {
     "episodes": 3,
-    "updates_per_episode": 8,
-    "explore_slices": 3,
-    "explore_windows": 4,
-    "explore_candidates": 3,
-    "greedy_slices": 2,
+    **TINY_RUN,  # episode_len 3: episodes end inside the rollouts (auto-reset, true next obs)
     "greedy_windows": 4,
-    "eval_candidates": 5,
-    "val_every": 2,
-    "val_slices": 2,
-    "val_windows": 4,
-    "episode_len": 3,  # episode ends inside the rollouts (auto-reset, true next obs)
     "online_phase": True,  # SPEC §5's online phase (off in our defaults)
 }
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from difsched_jax.agents.dql.replay import Batch, ReplayBuffer, replay_add, replay_init
+from difsched_jax.config import check_positive_int
 from difsched_jax.data.agent_arrays import AGENT_FIELDS, agent_arrays_from
 from difsched_jax.data.loader import OfflineDataset
 
@@ -29,10 +30,7 @@ class OfflineStream:
     as the action (see `DQLRunConfig.executed_action`), else the requested one."""
 
     def __init__(self, dataset: OfflineDataset, capacity: int, executed: bool = True, seed=0):
-        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity <= 0:
-            raise ValueError(
-                f"offline buffer capacity must be a positive integer, got {capacity!r}"
-            )
+        check_positive_int("offline buffer capacity", capacity)
         self.dataset = dataset
         self.rows = dataset.num_transitions
         self.capacity = min(capacity, self.rows)

@@ -19,11 +19,6 @@ def words_to_uniform(words: jax.Array) -> jax.Array:
     return (words >> 8).astype(jnp.float32) * jnp.float32(2.0**-24)
 
 
-def markov_next(key: jax.Array, counts: jax.Array, cdf: jax.Array) -> jax.Array:
-    """Next count per user from the row CDF of the current count (see `markov_next_words`)."""
-    return markov_next_words(jax.random.bits(key, counts.shape, jnp.uint32), counts, cdf)
-
-
 def markov_next_words(words: jax.Array, counts: jax.Array, cdf: jax.Array) -> jax.Array:
     """Next count per user by inverting the row CDF of its current count.
 

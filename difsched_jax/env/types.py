@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import jax
 from flax import struct
 
+from difsched_jax.config import TRAFFIC_TYPES, check_positive_int
 from difsched_jax.env.binomial import LossTables
 
 OBS_MODES = ("predicted", "perfect")
-TRAFFIC_TYPES = ("trace", "markov")
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,7 @@ class EnvSpec:
 
     def __post_init__(self):
         for name in ("num_users", "window", "episode_len"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"EnvSpec.{name} must be a positive integer, got {v!r}")
+            check_positive_int(f"EnvSpec.{name}", getattr(self, name))
         if self.traffic not in TRAFFIC_TYPES:
             raise ValueError(
                 f"EnvSpec.traffic must be one of {TRAFFIC_TYPES}, got {self.traffic!r}"

@@ -82,26 +82,29 @@ QUICK = Preset(
     eval_windows=100,
 )
 
+# the tiny Diffusion-QL agent and run sizes (seconds on a CPU), shared by the "tiny"
+# preset and the trainer's tests
+TINY_AGENT = {"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16}
+TINY_RUN = {
+    "updates_per_episode": 8,
+    "explore_slices": 3,
+    "explore_windows": 4,
+    "explore_candidates": 3,
+    "greedy_slices": 2,
+    "eval_candidates": 5,
+    "val_every": 2,
+    "val_slices": 2,
+    "val_windows": 4,
+    "episode_len": 3,
+}
+
 TINY = QUICK.replace(
     name="tiny",
     dataset_slices=4,
     dataset_windows=60,
     dataset_episode_len=30,
-    train_run={
-        "episodes": 2,
-        "updates_per_episode": 8,
-        "explore_slices": 3,
-        "explore_windows": 4,
-        "explore_candidates": 3,
-        "greedy_slices": 2,
-        "eval_candidates": 5,
-        "val_every": 2,
-        "val_slices": 2,
-        "val_windows": 4,
-        "episode_len": 3,
-        "rank_critic": "online",
-    },
-    train_agent={"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16},
+    train_run={"episodes": 2, **TINY_RUN, "rank_critic": "online"},
+    train_agent=dict(TINY_AGENT),
     drl_steps=80,
     drl_run={"chunk_steps": 40, "val_slices": 2, "val_windows": 4},
     drl_agent={

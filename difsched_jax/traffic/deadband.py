@@ -54,12 +54,6 @@ def deadband_recordings(signals: np.ndarray, delta: float) -> np.ndarray:
     return sent.T
 
 
-def deadband_mask(signal: np.ndarray, delta: float) -> np.ndarray:
-    """(N, d) or (N,) one recording -> (N,) bool: which samples the filter sends."""
-    x = np.asarray(signal, dtype=np.float64)
-    return deadband_recordings(x.reshape(1, x.shape[0], -1), delta)[0]
-
-
 def deadband_reference(signal: np.ndarray, delta: float) -> np.ndarray:
     """Plain sample-by-sample loop (slow): the definition the vectorised filter must match."""
     x = np.asarray(signal, dtype=np.float64).reshape(len(signal), -1)

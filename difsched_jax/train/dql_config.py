@@ -17,11 +17,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from difsched_jax.agents.dql import DQLConfig
+from difsched_jax.agents.dql import RANKING_CRITICS, DQLConfig
 from difsched_jax.config import get_env_config, get_experiment_config
 from difsched_jax.data.alignment import ALIGNMENTS
 from difsched_jax.env.types import OBS_MODES
-from difsched_jax.train.dql_envs import RANK_CRITICS
 
 _POSITIVE = (
     "episodes",
@@ -101,7 +100,7 @@ class DQLRunConfig:
         if not 0.0 <= self.eta_low <= self.eta_high:
             raise ValueError(f"need 0 ≤ eta_low ≤ eta_high, got {self.eta_low}, {self.eta_high}")
         for name, allowed in (
-            ("rank_critic", RANK_CRITICS),
+            ("rank_critic", RANKING_CRITICS),
             ("obs", OBS_MODES),
             ("alignment", ALIGNMENTS),
         ):

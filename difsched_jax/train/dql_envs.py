@@ -25,14 +25,11 @@ from difsched_jax.agents.dql import (
     dql_policy,
     policy_params,
 )
-from difsched_jax.agents.dql.agent import RANKING_CRITICS
 from difsched_jax.config import SliceConfig
 from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.env import EnvParams, RolloutCarry, make_env, rollout, run_windows
 from difsched_jax.env.build import split_params
 from difsched_jax.traffic import get_trace
-
-RANK_CRITICS = RANKING_CRITICS  # critics that may rank candidates
 
 
 def train_envs(config: SliceConfig, run) -> tuple:
