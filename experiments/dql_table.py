@@ -12,7 +12,8 @@ Writes OUT/table_TAG.{md,json,png}. A DQL cell is the mean over training seeds Â
 `--set KEY=JSON` (repeatable) changes a run or agent setting of every run (e.g.
 --set gamma=0 --set rank_critic='"online"'); `--tag` names the variant of the
 table. Finished runs are reused (the folder's summary.json), interrupted ones
-resumed, so the script can be stopped and started again.
+resumed, so the script can be stopped and started again. `--train-only` trains
+without a table; `--no-train` tabulates the seeds that have finished (n in each cell).
 """
 
 from __future__ import annotations
@@ -82,8 +83,12 @@ def dataset(args, exp: int, agents: str) -> str:
     return out
 
 
+def run_folder(args, exp: int, variant: str, seed: int) -> str:
+    return os.path.join(args.out, "runs", f"{args.tag}_e{exp}_{variant}_s{seed}")
+
+
 def train_run(args, exp: int, variant: str, seed: int, data: str) -> str:
-    out = os.path.join(args.out, "runs", f"{args.tag}_e{exp}_{variant}_s{seed}")
+    out = run_folder(args, exp, variant, seed)
     if os.path.exists(os.path.join(out, "summary.json")):
         return out  # finished earlier
     if os.path.exists(os.path.join(out, "ckpt", "latest")):
@@ -206,6 +211,10 @@ def parse_args(argv):
     p.add_argument("--eval-slices", type=int, default=40)
     p.add_argument("--eval-windows", type=int, default=100)
     p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--train-only", action="store_true", help="train, no table")
+    mode.add_argument("--no-train", action="store_true",
+                      help="tabulate the runs that have finished, train none")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -221,15 +230,25 @@ def run(argv=None) -> dict:
     agents = agents_dir(args)
     results = {}
     for exp in exps:
-        data = dataset(args, exp, agents)
-        runs = {}
-        for v in variants:
-            runs[v] = []
-            for s in seeds:
-                t0 = time.perf_counter()
-                runs[v].append(train_run(args, exp, v, s, data))
-                print(f"exp {exp} {v} seed {s}: {time.perf_counter() - t0:.0f} s", flush=True)
-        results[exp] = evaluate(args, exp, runs, agents)
+        runs = {v: [] for v in variants}
+        if args.no_train:
+            for v in variants:
+                folders = [run_folder(args, exp, v, s) for s in seeds]
+                runs[v] = [r for r in folders if os.path.exists(os.path.join(r, "summary.json"))]
+            if not all(runs.values()):
+                print(f"exp {exp}: no finished runs of every variant, left out", flush=True)
+                continue
+        else:
+            data = dataset(args, exp, agents)
+            for v in variants:
+                for s in seeds:
+                    t0 = time.perf_counter()
+                    runs[v].append(train_run(args, exp, v, s, data))
+                    print(f"exp {exp} {v} seed {s}: {time.perf_counter() - t0:.0f} s", flush=True)
+        if not args.train_only:
+            results[exp] = evaluate(args, exp, runs, agents)
+    if args.train_only or not results:
+        return {"results": {}}
     text = table(results, variants)
     print(text)
     payload = {

@@ -38,3 +38,8 @@ def test_tiny_table(tmp_path, capsys):
     # a second call reuses the finished runs and gives the same table
     again = table.run(argv + ["--set", "gamma=0.5", "--tag", "g5"])
     assert again["results"]["0"]["bc"][2] == seeds
+    # --no-train tabulates the seeds that have finished (seed 5 never ran) and trains none
+    done = table.run(["--tiny", "--out", out, "--exps", "0", "--variants", "bc", "--seeds",
+                      "0,1,5", "--set", "gamma=0.5", "--tag", "g5", "--no-train"])  # fmt: skip
+    assert done["results"]["0"]["bc"][2] == seeds
+    assert not os.path.exists(os.path.join(out, "runs", "g5_e0_bc_s5"))
