@@ -52,6 +52,7 @@ def test_synth_traffic_folder_gives_the_synthetic_default(root, capsys):
     assert "unknown synthetic preset 'thumb_xx'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_build_agent_and_gen_dataset_write_under_data(root):
     assert main(["build-agent", "--subagent-config", "0"]) == 0
     agent = root / "results" / "MdpPolicy" / "mdp_subagent0.json"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from difsched_jax.cli import main
 
 SIZES = ["--slices", "256", "--windows", "10"]  # as test_evaluate.py: compiled rollouts reused
 
 
+@pytest.mark.slow
 def test_comparison_mode_table_json_and_bar_chart(tmp_path, capsys):
     out_json, out_png = tmp_path / "r.json", tmp_path / "bars.png"
     argv = ["evaluate", "--env-config", "0", "--policy", "equal,oracle,oracle-perfect"]
@@ -23,6 +26,7 @@ def test_comparison_mode_table_json_and_bar_chart(tmp_path, capsys):
     assert out_png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_single_policy_histogram(tmp_path):
     out_json, out_png = tmp_path / "one.json", tmp_path / "hist.png"
     argv = ["evaluate", "--policy", "equal", "--alignment", "aligned"] + SIZES

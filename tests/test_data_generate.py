@@ -227,6 +227,7 @@ def test_stream_that_fits_holds_every_row(dataset_dir, monkeypatch):
     assert st.refresh(buf, st.capacity, 50) is buf  # nothing to stream in
 
 
+@pytest.mark.slow
 def test_stream_larger_than_the_buffer_rebuilds_exactly(dataset_dir, monkeypatch):
     from difsched_jax.data import stream
 
@@ -260,6 +261,7 @@ def test_stream_rejects_a_bad_capacity(dataset_dir):
         OfflineStream(load_dataset(dataset_dir), capacity=0)
 
 
+@pytest.mark.slow
 def test_noisy_behaviour_spreads_the_requests_around_the_mdp_policy():
     from difsched_jax.data.policy import noisy_mdp_act
 

@@ -58,6 +58,7 @@ def _leaves_equal(a, b):
     return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+@pytest.mark.slow
 def test_update_finite_and_compiles_once(agent):
     ag = agent
     for i in range(3):
@@ -73,6 +74,7 @@ def test_update_finite_and_compiles_once(agent):
     assert float(m["lr"]) < CFG.lr  # cosine decay has started
 
 
+@pytest.mark.slow
 def test_ema_schedule(agent):
     """No target change up to step 1000 nor between periods; at 1020 τ-mix of online."""
     b = _batch(jax.random.PRNGKey(1), CFG.batch_size)
@@ -99,6 +101,7 @@ def test_ema_schedule(agent):
 _sample_j = jax.jit(lambda off, on, k, j: _batches(CFG, off, on, 0.75, jax.random.fold_in(k, j)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", [1015, 1020])
 def test_update_many_equals_one_by_one(agent, start):
     """Targets computed in chunks (ema_period at a time) give the same agent as updates
@@ -123,6 +126,7 @@ def test_update_many_equals_one_by_one(agent, start):
     assert not _leaves_equal(ag_many.critic_target, agent.critic_target)
 
 
+@pytest.mark.slow
 def test_act_methods_and_policy_adapter(agent):
     obs = jax.random.uniform(jax.random.PRNGKey(6), (5, CFG.state_dim), minval=-1, maxval=1)
     for method in ("greedy", "eas", "bc"):
@@ -148,6 +152,7 @@ def test_act_methods_and_policy_adapter(agent):
     np.testing.assert_allclose(r, r_act, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_replay_buffer():
     buf = replay_init(10, CFG.state_dim, CFG.action_dim)
     b = _batch(jax.random.PRNGKey(9), 7)
@@ -169,6 +174,7 @@ def test_replay_buffer():
     assert int(jnp.sum(m.reward == 0)) == 20  # online empty: all offline
 
 
+@pytest.mark.slow
 def test_critic_target_options(agent):
     """Max-Q backup = best of n target-actor samples per member; done masking optional."""
     cfg = CFG.replace(max_q_backup=True, max_q_samples=4, q_sample_eta=1.0, mask_done=True)
@@ -209,6 +215,7 @@ def test_budget_penalty_is_free_between_half_and_one_and_a_half_budgets():
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_update_with_equivariant_networks_two_critics_is_finite():
     """Two members per ensemble: the LCB's spread must not give NaN gradients where
     the members agree (sqrt at 0), even with lcb_coef 0."""

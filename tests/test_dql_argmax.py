@@ -56,6 +56,7 @@ def _agent(structure="additive", n=5, budget=12.0):
     return init_agent(jax.random.key(1), cfg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("structure", ["additive", "weighted"])
 def test_table_is_the_critic_and_argmax_beats_every_allocation(structure):
     agent = _agent(structure)
@@ -75,6 +76,7 @@ def test_table_is_the_critic_and_argmax_beats_every_allocation(structure):
     assert (q_best >= q - 1e-6).all()
 
 
+@pytest.mark.slow
 def test_acting_adds_the_argmax_candidate_only_when_asked():
     agent = _agent()
     s = jax.random.uniform(jax.random.key(3), (4, 5), minval=-1, maxval=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import pytest
 
 from difsched_jax.agents.dql import (
     Batch,
@@ -35,6 +36,7 @@ CFG = DQLConfig(
 )
 
 
+@pytest.mark.slow
 def test_greedy_policy_moves_to_the_optimum():
     k_s, k_a, k_init, k_up = jax.random.split(jax.random.PRNGKey(0), 4)
     n = 2000

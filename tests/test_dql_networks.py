@@ -64,6 +64,7 @@ def test_mish_matches_definition_and_gradient():
     np.testing.assert_allclose(g, jax.vmap(jax.grad(jax.nn.mish))(x), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_network_shapes_and_init():
     key = jax.random.PRNGKey(0)
     actor = init_actor(key, TINY)
@@ -88,6 +89,7 @@ def test_network_shapes_and_init():
     np.testing.assert_allclose(qm, jnp.minimum(q[0], q[1]))
 
 
+@pytest.mark.slow
 def test_bf16_matmuls_close_to_float32():
     key = jax.random.PRNGKey(1)
     cfg16 = TINY.replace(matmul_dtype="bfloat16")
@@ -104,6 +106,7 @@ def test_bf16_matmuls_close_to_float32():
         np.testing.assert_allclose(y, x, atol=0.05 * float(jnp.abs(x).max()) + 1e-6)
 
 
+@pytest.mark.slow
 def test_samplers():
     key = jax.random.PRNGKey(2)
     actor = init_actor(key, TINY)
@@ -134,6 +137,7 @@ def test_config_validation():
     assert DQLConfig.from_dict(bc.to_dict()) == bc
 
 
+@pytest.mark.slow
 def test_samplers_match_the_reference_loops():
     """DDIM and DDPM equal the reference's per-step formulas written out in NumPy."""
     key = jax.random.PRNGKey(5)
@@ -167,6 +171,7 @@ def test_samplers_match_the_reference_loops():
     np.testing.assert_allclose(got, a, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_ddim_clip_denoised_stays_in_the_box_and_is_the_same_step(monkeypatch):
     """clip_denoised: every step's x̂0 clipped to [−1, 1] keeps the chain in the box (an
     untrained actor leaves it); with the box made huge it is the plain DDIM step."""
@@ -194,6 +199,7 @@ def test_ddim_clip_denoised_stays_in_the_box_and_is_the_same_step(monkeypatch):
 EQUI = TINY.replace(state_dim=5, action_dim=5, network="equivariant", user_hidden=16)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("structure", ["additive", "weighted"])
 def test_equivariant_networks_permute_with_users_and_serve_any_count(structure):
     cfg = EQUI.replace(critic_structure=structure)
@@ -215,6 +221,7 @@ def test_equivariant_networks_permute_with_users_and_serve_any_count(structure):
     assert critic_values(critic, cfg, s9, s9).shape == (2, cfg.num_critics, 6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("structure", ["additive", "weighted"])
 def test_equivariant_critic_has_no_cross_user_action_terms(structure):
     """Q(s, a) − Q(s, a') with a, a' differing in user 0 only does not depend on the

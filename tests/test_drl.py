@@ -90,6 +90,7 @@ def test_config_validation_messages():
         sac.SACConfig(squash="softmax")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["sac"])  # PPO's state goes round in the resume test
 def test_checkpoint_round_trip_keeps_best_and_latest(tmp_path, algo):
     c = get_env_config(0)

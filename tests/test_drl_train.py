@@ -53,6 +53,7 @@ def full_run(request, tmp_path_factory):
     return algo, out, summary
 
 
+@pytest.mark.slow
 def test_training_beats_random_policy(full_run):
     algo, out, summary = full_run
     # validation part of the train split, deterministic policy vs uniform random r
@@ -67,6 +68,7 @@ def _rows(path):
     return [{k: v for k, v in r.items() if k not in drl.TIMING_KEYS} for r in rows]
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_metrics(full_run, tmp_path):
     algo, out, _ = full_run
     run = _run(algo)
@@ -80,6 +82,7 @@ def test_resume_gives_the_same_metrics(full_run, tmp_path):
     jax.tree.map(np.testing.assert_array_equal, a, b)
 
 
+@pytest.mark.slow
 def test_registry_loads_the_run_and_checks_the_config(full_run):
     algo, out, _ = full_run
     run = _run(algo)

@@ -76,6 +76,7 @@ def test_table_layout():
     np.testing.assert_allclose(lo[:, :, 1, 0], np.round((1 - q) * 2**32).clip(max=2**32 - 1))
 
 
+@pytest.mark.slow
 def test_fallback_without_tables_and_rebuilt_tables():
     """Without tables, `window_loss` draws with jax.random.binomial: same mean."""
     config = EnvConfig(num_users=8, budget=100, flow="thumb_fr", sigmoid_k=K3, sigmoid_s=S3)

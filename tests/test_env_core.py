@@ -156,6 +156,7 @@ def test_budget_rule_leaves_feasible_requests_alone():
     np.testing.assert_array_equal(BUDGET(keys[:1], r, 0)[0], [0, 0, 0, 0])
 
 
+@pytest.mark.slow
 def test_empty_windows_have_zero_loss_and_are_flagged():
     spec, params = env(trace=small_trace(zeros=True), episode_len=3)
     record = rollout(random_policy, heuristic_params(100), params, spec, KEY, 8, 8)
@@ -185,6 +186,7 @@ def _manual_rollout(policy, pp, params, spec, key, num_slices, num_windows):
     return np.stack(losses), np.stack(dones), np.stack(obs_seq)
 
 
+@pytest.mark.slow
 def test_rollout_equals_stepping_and_auto_resets():
     """The rollout (batched budget rule and reset) gives exactly the vmapped step's
     results, over-budget actions and episode ends included."""
@@ -202,6 +204,7 @@ def test_rollout_equals_stepping_and_auto_resets():
     assert not np.array_equal(record.next_obs[2], record.obs[3])
 
 
+@pytest.mark.slow
 def test_jit_and_no_jit_agree():
     spec, params = env()
     state = state_at(params, [3, 9, 27, 30], channel=2)
@@ -225,6 +228,7 @@ def test_step_traces_once():
 RUN = jax.jit(run_windows, static_argnames=("policy", "spec", "num_windows"))
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_slices():
     spec, params = env(episode_len=3)  # the spec of the tests above: compiled once
     pp = heuristic_params(100)

@@ -38,6 +38,7 @@ def rows():
     )
 
 
+@pytest.mark.slow
 def test_compare_rows(rows):
     assert [r.name for r in rows] == ["equal", "oracle", "oracle-perfect"]
     assert [r.obs for r in rows] == ["predicted", "predicted", "perfect"]
@@ -52,6 +53,7 @@ def test_compare_rows(rows):
     assert abs(by_name["equal"] - 0.297) < 0.01  # traffic-free (SPEC §1)
 
 
+@pytest.mark.slow
 def test_oracle_gap_measures_decision_shape(rows):
     gap = {r.name: r.result.oracle_gap for r in rows}
     assert gap["oracle"] == 0.0 and gap["oracle-perfect"] == 0.0  # each against its own obs
@@ -61,6 +63,7 @@ def test_oracle_gap_measures_decision_shape(rows):
     assert r.summary()["oracle_gap"] == gap["equal"]
 
 
+@pytest.mark.slow
 def test_table_and_payload(rows):
     table = format_table(rows)
     lines = table.splitlines()
@@ -76,6 +79,7 @@ def test_table_and_payload(rows):
     assert single["policy"] == "equal" and single["mean_loss"] == rows[0].result.mean_loss
 
 
+@pytest.mark.slow
 def test_plots_write_png(rows, tmp_path):
     for fn, name in ((plot_comparison, "bars.png"), (plot_loss_histogram, "sub/hist.png")):
         path = fn(rows, tmp_path / name, title="t")

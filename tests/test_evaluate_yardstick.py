@@ -30,6 +30,7 @@ SPEC_TABLE = {
 ALIGNED_ORACLE = {0: 0.259, 1: 0.343, 2: 0.256, 3: 0.345}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_index", [0, 1, 2, 3])
 def test_heuristics_and_oracle_match_spec_table(env_index, traffic_dir):
     config = get_env_config(env_index)

@@ -54,6 +54,7 @@ def workflow(tmp_path_factory):
     return out, {name: [*args[name], "--tiny", "--out", out] for name in SCRIPTS}
 
 
+@pytest.mark.slow
 def test_stages_in_order(workflow, capsys):
     out, argv = workflow
     printed = {}

@@ -21,6 +21,7 @@ def _positive(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
+@pytest.mark.slow
 def test_cpu_dry_run_writes_sane_json(tmp_path):
     env = {**os.environ, "GPU_CHECK_TINY": "1", "PYTHON": sys.executable}
     t0 = time.monotonic()
@@ -78,6 +79,9 @@ def test_without_a_gpu_the_real_run_refuses_clearly(tmp_path):
 
 def test_sections_that_do_not_fit_the_budget_are_skipped(monkeypatch):
     monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    # experiments/ has its own `_common` (test_experiments imports it): load benchmarks' one
+    for name in ("_common", "dataset_gen", "dql_speed", "env_throughput", "oracle", "gpu_check"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     import gpu_check
 
     p = gpu_check.run(tiny=False, budget_s=1.0)  # nothing fits: nothing runs

@@ -70,6 +70,7 @@ def test_sigmoid_curve_tiny_cases_brute_force():
             check_optimal(gain, counts, r, brute_force_value(gain.astype(np.float64), counts))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_index", [0, 1])
 def test_full_size_matches_numpy_dp(env_index):
     config = get_env_config(env_index)
@@ -89,6 +90,7 @@ def test_full_size_matches_numpy_dp(env_index):
     assert r[1, 1:].sum() == 0 and gain[r[1, 0]] == gain.max() and gain[r[1, 0] - 1] < gain.max()
 
 
+@pytest.mark.slow
 def test_vmap_unbatched_and_per_slice_gain_agree():
     counts = jnp.asarray(np.random.default_rng(0).integers(0, 100, (5, 4)), jnp.int32)
     gain = h.oracle_params(4, [0.2, 0.4], [1.0, 1.0]).gain
@@ -103,6 +105,7 @@ def test_vmap_unbatched_and_per_slice_gain_agree():
     np.testing.assert_array_equal(np.asarray(jax.jit(nested)(gain, counts[None]))[0], batched)
 
 
+@pytest.mark.slow
 def test_chunked_batches_agree(monkeypatch):
     """Batches larger than a chunk (padded, several passes) give the same allocations."""
     counts = jnp.asarray(np.random.default_rng(2).integers(0, 60, (7, 3)), jnp.int32)
@@ -114,6 +117,7 @@ def test_chunked_batches_agree(monkeypatch):
     np.testing.assert_array_equal(np.asarray(jax.jit(h._dp_chunked)(gains, counts)), whole)
 
 
+@pytest.mark.slow
 def test_jit_and_no_jit_agree():
     params = h.oracle_params(5, [0.3], [2.0])
     obs = jnp.array([5, 0, 9], jnp.int32)

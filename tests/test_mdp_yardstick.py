@@ -33,10 +33,8 @@ def _solved_agents(traffic_dir) -> dict:
     return agents
 
 
-@pytest.mark.parametrize(
-    "env_index",
-    [0, 2, pytest.param(1, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow)],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("env_index", [0, 1, 2, 3])
 def test_mdp_behaviour_loss_matches_spec(env_index, traffic_dir):
     agents = _solved_agents(traffic_dir)
     config = get_env_config(env_index)

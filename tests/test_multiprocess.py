@@ -85,6 +85,7 @@ def single(tmp_path_factory):
     return arrays, mean_loss
 
 
+@pytest.mark.slow
 def test_two_processes_write_the_arrays_of_one(tmp_path, single):
     expected, mean_loss = single
     logs = [tmp_path / f"p{i}.log" for i in range(2)]
@@ -117,6 +118,7 @@ def _kill_midway(out, logs, victim: int) -> tuple[list[int], float]:
     return codes, time.monotonic() - killed_at
 
 
+@pytest.mark.slow
 def test_killed_process_stops_the_other_then_resume_is_identical(tmp_path, single):
     expected, _ = single
     out, logs = tmp_path / "ds", [tmp_path / f"p{i}.log" for i in range(2)]
@@ -141,6 +143,7 @@ def test_killed_process_stops_the_other_then_resume_is_identical(tmp_path, singl
     assert resumed[-1]["shards_kept"] >= 1  # continued from its shards, not from scratch
 
 
+@pytest.mark.slow
 def test_killed_coordinator_stops_the_other_at_once(tmp_path):
     out, logs = tmp_path / "ds", [tmp_path / f"p{i}.log" for i in range(2)]
     codes, waited = _kill_midway(out, logs, victim=0)
@@ -153,6 +156,7 @@ def test_killed_coordinator_stops_the_other_at_once(tmp_path):
         load_dataset(out)
 
 
+@pytest.mark.slow
 def test_a_process_alone_stops_after_the_init_timeout(tmp_path):
     log = tmp_path / "p1.log"
     flags = ["--distributed", "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes",

@@ -62,6 +62,7 @@ def _refused(capsys, monkeypatch, argv, command):
     assert took < 60, f"refused after {took:.1f} s"  # imports only: no traffic, no compile
 
 
+@pytest.mark.slow
 def test_second_gen_dataset_is_refused_and_the_first_finishes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "ds"
     first = subprocess.Popen([sys.executable, "-m", "difsched_jax.cli", *GEN, "--out", str(out)],

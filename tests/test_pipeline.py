@@ -47,6 +47,7 @@ def tiny_run(tmp_path_factory):
     return out, results, lines
 
 
+@pytest.mark.slow
 def test_report_has_table_and_images(tiny_run):
     out, _, _ = tiny_run
     with open(os.path.join(out, "report.md")) as f:
@@ -62,6 +63,7 @@ def test_report_has_table_and_images(tiny_run):
         assert os.path.getsize(path) > 1000, rel
 
 
+@pytest.mark.slow
 def test_results_json_has_every_policy(tiny_run):
     out, results, lines = tiny_run
     with open(os.path.join(out, "results.json")) as f:
@@ -78,6 +80,7 @@ def test_results_json_has_every_policy(tiny_run):
     assert any("stage dql-exp0-bc" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_numbers_match_evaluate(tiny_run):
     """Same key, sizes and env as `difsched evaluate`: the same mean for a heuristic."""
     _, results, _ = tiny_run
@@ -95,6 +98,7 @@ def test_numbers_match_evaluate(tiny_run):
     assert ours["mean_loss"] == pytest.approx(row.result.mean_loss, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_second_run_skips_every_stage(tiny_run, capsys):
     out, results, _ = tiny_run
     assert main(["pipeline", "--preset", "tiny", "--out", out, "--no-progress"]) == 0
@@ -104,6 +108,7 @@ def test_second_run_skips_every_stage(tiny_run, capsys):
     assert not any("running" in line or "resuming" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_interrupted_evaluation_resumes(tiny_run):
     """A crash mid-evaluation: no marker, one policy's file missing. The next run
     evaluates only that policy again and reaches the same numbers."""

@@ -65,6 +65,7 @@ def full_run(dataset, tmp_path_factory):
     return out, summary
 
 
+@pytest.mark.slow
 def test_run_folder_and_metrics(full_run):
     out, summary = full_run
     for name in ("config.json", "metrics.jsonl", "curves.png", "summary.json"):
@@ -83,6 +84,7 @@ def test_run_folder_and_metrics(full_run):
     assert run.agent_config().hidden == 32 and run.agent_config().lr_decay_steps == 24
 
 
+@pytest.mark.slow
 def test_offline_phase_only(dataset, tmp_path):
     run = _run(dataset, online_phase=False, episodes=2)
     summary = train(run, str(tmp_path / "off"), progress=False)
@@ -93,6 +95,7 @@ def test_offline_phase_only(dataset, tmp_path):
     assert summary["updates"] == 16 and np.isfinite(summary["best_val_loss"])
 
 
+@pytest.mark.slow
 def test_resume_gives_the_uninterrupted_metrics(dataset, full_run, tmp_path):
     out = str(tmp_path / "resumed")
     run = _run(dataset)
@@ -108,6 +111,7 @@ def test_resume_gives_the_uninterrupted_metrics(dataset, full_run, tmp_path):
         assert jax.tree.all(jax.tree.map(np.array_equal, a, b)), slot
 
 
+@pytest.mark.slow
 def test_cli_train_and_evaluate(dataset, full_run, tmp_path, capsys):
     out = str(tmp_path / "cli")
     argv = ["train", "--exp-config", "0", "--dataset", dataset, "--out", out, "--no-progress"]

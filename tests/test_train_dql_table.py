@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "dql_table.py"
 
 
@@ -17,6 +19,7 @@ def _script():
     return module
 
 
+@pytest.mark.slow
 def test_tiny_table(tmp_path, capsys):
     table = _script()
     out = str(tmp_path / "t")
