@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import stats
 
 from difsched_jax.config import EnvConfig
@@ -55,6 +56,7 @@ def _transition_pvalue(before, after, matrix) -> float:
     return float(stats.chi2.sf(stat, dof))
 
 
+@pytest.mark.slow
 def test_transitions_follow_the_empirical_matrix():
     trace = chain_trace()
     spec, params = markov_env(trace)

@@ -97,6 +97,7 @@ def runs():
     return reference_args(params, spec), out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", ["jax", "loop", "vectorized"])
 @pytest.mark.parametrize("alloc", list(ALLOCATIONS))
 def test_mean_loss_matches_its_expectation(runs, impl, alloc):
@@ -106,6 +107,7 @@ def test_mean_loss_matches_its_expectation(runs, impl, alloc):
     assert abs(z_mean(residual)) < Z
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alloc", ["equal", "fractional"])
 def test_traffic_free_losses_agree_with_the_loop_reference(runs, alloc):
     """Same expected loss whatever the traffic: compare the means directly."""
@@ -116,6 +118,7 @@ def test_traffic_free_losses_agree_with_the_loop_reference(runs, alloc):
         assert abs(jax_loss.mean() - 0.297) < 0.004  # SPEC §1's handy check
 
 
+@pytest.mark.slow
 def test_budget_cut_losses_agree_with_the_vectorized_reference(runs):
     """Traffic-dependent case: per-slice means of independent slices."""
     _, out = runs
@@ -125,6 +128,7 @@ def test_budget_cut_losses_agree_with_the_vectorized_reference(runs):
     assert np.allclose(granted.sum(-1), 100.0, atol=1e-3)  # the rule hands out all of B
 
 
+@pytest.mark.slow
 def test_dispersion_and_channel_switching(runs):
     """Residual variance = binomial + channel variance (exact); consecutive
     windows uncorrelated (a channel kept across windows would correlate them)."""
@@ -143,6 +147,7 @@ def test_dispersion_and_channel_switching(runs):
     assert abs(z_mean(lag1)) < Z
 
 
+@pytest.mark.slow
 def test_equal_share_on_the_real_traces(traffic_dir):
     """20 users on the real backward trace (8 users: the synthetic runs above)."""
     for idx, expected in ((3, 0.500),):

@@ -77,6 +77,7 @@ def test_stages_in_order(workflow, capsys):
     assert capsys.readouterr().out.count("trained already") == 2
 
 
+@pytest.mark.slow
 def test_script_runs_as_a_script():
     """`python experiments/01_build_agents.py --help`: the scripts find `_common`."""
     proc = subprocess.run(

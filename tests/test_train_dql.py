@@ -134,6 +134,7 @@ def test_cli_train_and_evaluate(dataset, full_run, tmp_path, capsys):
     assert "checkpoint must be one of" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_settings_are_checked(dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown agent settings"):
         make_run_config(0, dataset, agent={"gama": 0.0})
@@ -207,6 +208,7 @@ def test_q_loss_action_gradient_passes_the_clip():
     np.testing.assert_allclose(q_loss_action(cfg.replace(q_action_clip=False), a), a)
 
 
+@pytest.mark.slow
 def test_run_defaults_are_myopic_and_spec_agent_is_spec(dataset):
     ours = make_run_config(0, dataset).agent_config()
     assert (ours.gamma, ours.budget_projection, ours.q_action_clip) == (0.0, True, True)
