@@ -57,6 +57,7 @@ def parse_args(argv):
     p.add_argument("--eval-slices", type=int, default=40)
     p.add_argument("--eval-windows", type=int, default=100)
     p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
+    p.add_argument("--no-train", action="store_true", help="tabulate finished runs only")
     return p.parse_args(argv)
 
 
@@ -67,6 +68,7 @@ def _table_argv(args, row: str) -> list[str]:
     argv += ["--seeds", args.seeds, "--tag", tag, "--data-slices", str(args.data_slices)]
     argv += ["--eval-slices", str(args.eval_slices), "--eval-windows", str(args.eval_windows)]
     argv += ["--tiny"] if args.tiny else []
+    argv += ["--no-train"] if args.no_train else []
     argv += ["--traffic-dir", args.traffic_dir] if args.traffic_dir else []
     for item in sets:
         argv += ["--set", item]
@@ -125,7 +127,9 @@ def run(argv=None) -> dict:
             raise SystemExit(f"unknown row {name!r}; known: {', '.join(ROWS)}")
     rows, reference = {}, {}
     for name in names:
-        res = dql_table.run(_table_argv(args, name))["results"][str(args.exp)]
+        res = dql_table.run(_table_argv(args, name))["results"].get(str(args.exp))
+        if res is None:  # --no-train and no finished run of this row
+            continue
         rows[name] = {"what": ROWS[name][0], "sets": ROWS[name][1], "loss": res["nobc"],
                       "gap": res["gap"]["nobc"]}  # fmt: skip
         reference = {"equal": res["equal"][0], "oracle": res["oracle"][0]}

@@ -46,6 +46,7 @@ def parse_args(argv):
     p.add_argument("--eval-slices", type=int, default=40)
     p.add_argument("--eval-windows", type=int, default=100)
     p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
+    p.add_argument("--no-train", action="store_true", help="plot finished runs only")
     return p.parse_args(argv)
 
 
@@ -105,13 +106,20 @@ def run(argv=None) -> dict:
         for size in sizes:
             targs = _table_args(args, size)
             agents = dql_table.agents_dir(targs)
-            data = dql_table.dataset(targs, exp, agents)
+            data = None if args.no_train else dql_table.dataset(targs, exp, agents)
             runs = []
             for s in seeds:
+                folder = dql_table.run_folder(targs, exp, args.variant, s)
+                if args.no_train:
+                    if os.path.exists(os.path.join(folder, "summary.json")):
+                        runs.append(folder)
+                    continue
                 t0 = time.perf_counter()
                 runs.append(dql_table.train_run(targs, exp, args.variant, s, data))
                 print(f"exp {exp}, {size:,} transitions, seed {s}: "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
+            if not runs:
+                continue
             res = dql_table.evaluate(targs, exp, {args.variant: runs}, agents)
             loss = res[args.variant]
             rows.append({
