@@ -69,6 +69,7 @@ def _table_argv(args, row: str) -> list[str]:
     argv += ["--eval-slices", str(args.eval_slices), "--eval-windows", str(args.eval_windows)]
     argv += ["--tiny"] if args.tiny else []
     argv += ["--no-train"] if args.no_train else []
+    argv += ["--table-name", f"ablation_{args.tag}_{row}"]  # not dql_table.py's own table
     argv += ["--traffic-dir", args.traffic_dir] if args.traffic_dir else []
     for item in sets:
         argv += ["--set", item]

@@ -200,6 +200,7 @@ def parse_args(argv):
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     p.add_argument("--tag", default="default", help="names this table's runs")
+    p.add_argument("--table-name", default=None, help="OUT/NAME.{md,json,png} (table_TAG)")
     p.add_argument("--data-slices", type=int, default=100)
     p.add_argument("--data-windows", type=int, default=1000)
     p.add_argument(
@@ -262,11 +263,12 @@ def run(argv=None) -> dict:
         "results": {str(e): r for e, r in results.items()},
         "spec_figures": SPEC_FIGURES,
     }
-    with open(os.path.join(args.out, f"table_{args.tag}.md"), "w") as f:
+    stem = os.path.join(args.out, args.table_name or f"table_{args.tag}")
+    with open(stem + ".md", "w") as f:
         f.write(text + "\n")
-    with open(os.path.join(args.out, f"table_{args.tag}.json"), "w") as f:
+    with open(stem + ".json", "w") as f:
         json.dump(payload, f, indent=2, default=float)
-    plot(results, variants, os.path.join(args.out, f"table_{args.tag}.png"))
+    plot(results, variants, stem + ".png")
     return payload
 
 

@@ -31,7 +31,9 @@ def _cell(mean, seeds):
 def test_ablation_rows_change_one_setting_each(tmp_path):
     abl = _script("dql_ablation")
     args = abl.parse_args(["--out", str(tmp_path), "--exp", "1", "--seeds", "0,1,2"])
-    assert abl.dql_table.parse_args(abl._table_argv(args, "default")).tag == "default"
+    default = abl.dql_table.parse_args(abl._table_argv(args, "default"))
+    # the default row is dql_table.py's own runs, but never overwrites its table
+    assert (default.tag, default.table_name) == ("default", "ablation_default_default")
     table_args = abl.dql_table.parse_args(abl._table_argv(args, "weighted"))
     assert table_args.set == ['critic_structure="weighted"'] and table_args.tag == "abl_weighted"
     assert (table_args.exps, table_args.variants, table_args.seeds) == ("1", "nobc", "0,1,2")
