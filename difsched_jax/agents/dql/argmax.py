@@ -4,9 +4,9 @@ With an equivariant critic Q(s, a) = mean_i q_i(s, a_i) and no cross-user action
 terms, the allocation that maximises Q under Σ_i r_i = B (r_i integer resource
 blocks, as the env's grid) is a resource-allocation knapsack: a max-plus
 convolution over users, O(N·B²) per state, solved exactly by dynamic programming.
-The actor's DDIM candidates and this one are then ranked by the critic as usual,
-so the diffusion policy still decides, and a critic that is wrong where the data
-are thin cannot force its argmax on it unless it also ranks it first.
+The actor's DDIM candidates and this one are then ranked by the critic as usual.
+In practice this one nearly always ranks first, so the critic decides: its quality,
+not the actor's, sets the loss (README, "What moved the number").
 
 Shapes: s (M, N) states; values (M, N, B + 1) (q_i at r = 0..B); r (M, N).
 """
