@@ -28,10 +28,10 @@ from difsched_jax.cli import main as difsched
 from difsched_jax.config import get_env_config, get_experiment_config
 from difsched_jax.evaluate.compare import compare_policies, eval_trace
 from difsched_jax.evaluate.stats import mean_ci95
+from difsched_jax.pipeline.presets import TINY_AGENT
 
 VARIANTS = {"bc": [], "nobc": ["--no-bc"]}
-# a tiny agent and budget: minutes on a laptop CPU, for tests of the script
-TINY_AGENT = {"hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16}
+# a tiny budget (the tiny preset's agent): minutes on a laptop CPU, for tests of the script
 TINY_RUN = {
     "episodes": 2,
     "updates_per_episode": 8,

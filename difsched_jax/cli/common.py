@@ -113,6 +113,34 @@ def check_resume(args, run, names: tuple[str, ...]) -> None:
             )
 
 
+def saved_run(args, load, names: tuple[str, ...], command: str):
+    """The run config saved in --out (`load(out)`), for --resume: one line if it is
+    damaged, and `check_resume` on the flags `names`."""
+    import json
+
+    try:
+        run = load(args.out)
+    except (TypeError, json.JSONDecodeError) as e:  # fields or JSON damaged
+        raise ValueError(f"{args.out}/config.json is not a {command} run's settings: {e}") from None
+    check_resume(args, run, names)
+    return run
+
+
+def train_in_folder(args, train) -> int:
+    """`train(run_config, out, resume, progress)` holding --out; prints the summary."""
+    import json
+
+    from difsched_jax.locking import hold_folder
+
+    with hold_folder(args.out):
+        summary = train(
+            args.run_config, args.out, resume=args.resume, progress=not args.no_progress
+        )
+    print(json.dumps(summary, indent=2))
+    print(f"run folder: {args.out}")
+    return 0
+
+
 def add_traffic_dir(p: argparse.ArgumentParser) -> None:
     from difsched_jax.cli.types import InDir
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from difsched_jax.cli.common import (
     add_traffic_dir,
-    check_resume,
     check_resume_out,
     require_unless_resume,
+    saved_run,
+    train_in_folder,
     validated,
 )
 from difsched_jax.cli.settings import add_set_flag, check_sets, settings_of, with_sets
@@ -75,14 +74,8 @@ def check(args) -> None:
 
     check_resume_out(args)
     if args.resume:
-        try:
-            run = drl.load_run_config(args.out)
-        except (TypeError, json.JSONDecodeError) as e:  # fields or JSON damaged
-            raise ValueError(
-                f"{args.out}/config.json is not a train-drl run's settings: {e}"
-            ) from None
-        check_resume(args, run, ("algo", "env_config", "steps"))
-        args.run_config = run
+        names = ("algo", "env_config", "steps")
+        args.run_config = saved_run(args, drl.load_run_config, names, "train-drl")
         return
     agent = check_sets(args.set, accepted_settings(args.algo))
     try:
@@ -110,13 +103,6 @@ def check(args) -> None:
 
 
 def run(args) -> int:
-    from difsched_jax.locking import hold_folder
     from difsched_jax.train import drl
 
-    with hold_folder(args.out):
-        summary = drl.train(
-            args.run_config, args.out, resume=args.resume, progress=not args.no_progress
-        )
-    print(json.dumps(summary, indent=2))
-    print(f"run folder: {args.out}")
-    return 0
+    return train_in_folder(args, drl.train)

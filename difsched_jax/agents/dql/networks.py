@@ -159,22 +159,25 @@ def init_critics(key, config: DQLConfig):
     return jax.tree.map(lambda x: x.reshape((2, config.num_critics) + x.shape[1:]), params)
 
 
-def critic_values(params, config: DQLConfig, s, a):
-    """Q1, Q2 of every member: s (B, S), a (B, A) → (2, K, B). One vmap over 2K param sets."""
+def _members(params, config: DQLConfig, s, a, method=None):
+    """Every member's critic (`method` of it, default __call__) on s, a: (2, K, ...).
+    One vmap over the 2K param sets."""
     critic = make_critic(config)
     flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), params)
-    q = jax.vmap(critic.apply, in_axes=(0, None, None))(flat, s, a)  # (2K, B)
+    apply = partial(critic.apply, method=method)
+    q = jax.vmap(apply, in_axes=(0, None, None))(flat, s, a)  # (2K, ...)
     return q.reshape((2, config.num_critics) + q.shape[1:])
+
+
+def critic_values(params, config: DQLConfig, s, a):
+    """Q1, Q2 of every member: s (B, S), a (B, A) → (2, K, B)."""
+    return _members(params, config, s, a)
 
 
 def critic_per_user(params, config: DQLConfig, s, a):
     """Per-user terms of every member's Q (equivariant critics, Q = their mean over
     users): s (B, N), a (B, N) → (2, K, B, N)."""
-    critic = make_critic(config)
-    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), params)
-    apply = partial(critic.apply, method="per_user")
-    q = jax.vmap(apply, in_axes=(0, None, None))(flat, s, a)  # (2K, B, N)
-    return q.reshape((2, config.num_critics) + q.shape[1:])
+    return _members(params, config, s, a, method="per_user")
 
 
 def q_min(params, config: DQLConfig, s, a):
