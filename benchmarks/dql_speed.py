@@ -135,8 +135,9 @@ def default_agents(repeats: int) -> dict:
             row["transitions_per_s"] = row["updates_per_s"] * cfg.batch_size
             _common.time_compile(dec)
             row["decisions_per_s_batch256"] = 256 / _common.time_call(dec, repeats, warmup=1)
-            row["agent"] = {k: getattr(cfg, k) for k in ("network", "num_critics", "batch_size",
-                            "user_hidden", "hidden", "w_e", "critic_argmax")}  # fmt: skip
+            keys = ("network", "critic_structure", "num_critics", "batch_size", "user_hidden",
+                    "hidden", "w_e", "critic_argmax")  # fmt: skip
+            row["agent"] = {k: getattr(cfg, k) for k in keys}
             out.setdefault(str(dim), {})[label] = row
             print(f"  default agent dim {dim} {label}: {row['updates_per_s']:.1f} updates/s, "
                   f"{row['decisions_per_s_batch256']:.0f} decisions/s")  # fmt: skip

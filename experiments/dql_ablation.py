@@ -32,7 +32,12 @@ ROWS = {
         ['network="mlp"', "critic_argmax=false"],
         [],
     ),
-    "weighted": ("critic Q = b(s) + Σ c_i(s) g(a_i)", ['critic_structure="weighted"'], []),
+    "additive": (
+        "free per-user critic Q = mean_i q(s, a_i) (the previous default)",
+        ['critic_structure="additive"'],
+        [],
+    ),
+    "no_rise": ("weighted critic without the rise penalty on g", ["rise_penalty=0"], []),
     "requested": ("critic on the requested action", ["executed_action=false"], []),
     "online": ("with the online phase (EAS + greedy rollouts)", ["online_phase=true"], []),
     "entropy": ("entropy term (w_e 0.01, divisor floored at 1)", ["w_e=0.01"], []),

@@ -34,8 +34,8 @@ def test_ablation_rows_change_one_setting_each(tmp_path):
     default = abl.dql_table.parse_args(abl._table_argv(args, "default"))
     # the default row is dql_table.py's own runs, but never overwrites its table
     assert (default.tag, default.table_name) == ("default", "ablation_default_default")
-    table_args = abl.dql_table.parse_args(abl._table_argv(args, "weighted"))
-    assert table_args.set == ['critic_structure="weighted"'] and table_args.tag == "abl_weighted"
+    table_args = abl.dql_table.parse_args(abl._table_argv(args, "additive"))
+    assert table_args.set == ['critic_structure="additive"'] and table_args.tag == "abl_additive"
     assert (table_args.exps, table_args.variants, table_args.seeds) == ("1", "nobc", "0,1,2")
     assert table_args.behaviour_noise == 0.5
     noise0 = abl.dql_table.parse_args(abl._table_argv(args, "noise0"))

@@ -17,6 +17,7 @@ from flax import struct
 from difsched_jax.agents.dql.argmax import critic_argmax_action
 from difsched_jax.agents.dql.config import DQLConfig
 from difsched_jax.agents.dql.networks import (
+    critic_penalty,
     critic_values,
     init_actor,
     init_critics,
@@ -184,11 +185,11 @@ def update_with_target(agent: DQLAgent, batch: Batch, target, key, bc_batch: Bat
     bc_batch = batch if bc_batch is None else bc_batch
     opt = make_optimizer(cfg)
 
-    # critic: MSE of both ensembles to the shared target
+    # critic: MSE of both ensembles to the shared target (+ the weighted critic's penalty)
     def critic_loss(params):
         q = critic_values(params, cfg, batch.obs, batch.action)  # (2, K, B)
         loss = jnp.mean((q[0] - target) ** 2) + jnp.mean((q[1] - target) ** 2)
-        return loss, q.mean()
+        return loss + critic_penalty(params, cfg), q.mean()
 
     (c_loss, q_mean), c_grad = jax.value_and_grad(critic_loss, has_aux=True)(agent.critic)
     c_upd, critic_opt = opt.update(c_grad, agent.critic_opt, agent.critic)

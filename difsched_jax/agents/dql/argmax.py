@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from difsched_jax.agents.dql.config import DQLConfig
-from difsched_jax.agents.dql.networks import critic_per_user
+from difsched_jax.agents.dql.networks import critic_grid_table, critic_per_user
 
 
 def best_allocation(values):
@@ -44,8 +44,11 @@ def best_allocation(values):
 
 
 def per_user_table(critic, cfg: DQLConfig, s):
-    """q_i(s, r) for r = 0..B, averaged over the 2K members: (M, N, B + 1). One critic
-    pass per level: every user at level r at once (no cross-user action terms)."""
+    """q_i(s, r) for r = 0..B, averaged over the 2K members: (M, N, B + 1). The
+    weighted critic gives it in one pass; the additive one takes one pass per level,
+    every user at level r at once (no cross-user action terms)."""
+    if cfg.critic_structure == "weighted":
+        return critic_grid_table(critic, cfg, s).mean((0, 1))
     g = int(cfg.budget) + 1
     levels = 2.0 * jnp.arange(g, dtype=jnp.float32) / cfg.budget - 1.0  # (G,) actions
 

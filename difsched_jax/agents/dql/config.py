@@ -34,8 +34,12 @@ class DQLConfig:
     network: str = "mlp"
     hidden: int = 128
     user_hidden: int = 64
-    # equivariant critic: "additive" Q = mean_i q(s, a_i); "weighted" Q = b(s) + Σ c_i(s)g(a_i)
+    # equivariant critic: "additive" Q = mean_i q(s, a_i); "weighted" Q = b(s) + Σ c_i(s)g(r_i),
+    # g non-decreasing on the resource-block grid (`equivariant.WeightedCritic`)
     critic_structure: str = "additive"
+    # weighted critic: penalty on g's total rise g(B) − g(0), added to the critic loss, so
+    # g stays flat where the data never go (rewards are in [0, 1]: the scale is fixed)
+    rise_penalty: float = 1e-4
     dropout: float = 0.05  # actor, training only
     actor_layer_norm: bool = True  # the reference's `layer_norm` reaches the actor only
     critic_layer_norm: bool = False  # the reference hard-codes False for the critic
@@ -119,6 +123,7 @@ class DQLConfig:
             "w_q",
             "w_e",
             "w_budget",
+            "rise_penalty",
             "lr_decay_steps",
             "ema_start",
         ):
@@ -130,6 +135,11 @@ class DQLConfig:
             raise ValueError(
                 f"{name}.critic_structure must be one of {CRITIC_STRUCTURES}, "
                 f"got {self.critic_structure!r}"
+            )
+        if self.critic_structure == "weighted" and self.budget != int(self.budget):
+            raise ValueError(
+                f"{name}: the weighted critic's g lives on the resource-block grid 0..B, so "
+                f"budget must be a whole number, got {self.budget}"
             )
         if self.network == "equivariant" and self.state_dim != self.action_dim:
             raise ValueError(

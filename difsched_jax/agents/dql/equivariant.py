@@ -152,36 +152,72 @@ class EquivariantCritic(nn.Module):
 
 
 class WeightedCritic(nn.Module):
-    """Q(s, a) = b(s) + Σ_i c_i(s)·g(a_i): the reward's own shape (critic_structure
+    """Q(s, a) = b(s) + Σ_i c_i(s)·g(r_i): the reward's own shape (critic_structure
     "weighted").
 
     E[1 − loss | s, a] = 1 − Σ_i c_i(s)(1 − p̄(r_i)) with c_i(s) = E[u_i/Σu | s] ≥ 0,
     Σ_i c_i = 1, and p̄ the success curve averaged over the channel, the same for
-    every user and state (SPEC §1). So c = softmax over users of a per-user state
-    score (2 equivariant layers over s), b from the pooled state features, and g a
-    small MLP of the user's own action alone, shared by all users. Mish, optional LN."""
+    every user and state (SPEC §1; the channel is drawn independently of the counts).
+    So c = softmax over users of a per-user state score (2 equivariant layers over s),
+    b from the pooled state features, and g a non-decreasing table on the
+    resource-block grid r = 0..B (more blocks never lower a user's success),
+    interpolated linearly between grid points, g(0) = 0.
+
+    g's steps are softplus(θ) ≥ 0. Where the data never go (the behaviour rarely
+    gives a user more than a few times B/N) no gradient reaches θ, so `rise` (g(B),
+    the total rise) is penalised by `DQLConfig.rise_penalty`: g stays flat beyond the
+    data instead of keeping its initial slope, which the argmax would otherwise spend
+    blocks on. Per layer Mish, optional LN."""
 
     hidden: int = 64
     layer_norm: bool = False
     matmul_dtype: str = "float32"
+    budget: int = 100  # B: g has B + 1 grid points
+
+    def setup(self):
+        bias01 = nn.initializers.constant(0.1)
+        self.layers = [
+            EquivariantLayer(self.hidden, self.layer_norm, dtype, bias01)
+            for dtype in ("float32", self.matmul_dtype)
+        ]
+        zeros = nn.initializers.zeros  # c starts uniform, b constant
+        self.score = Dense(1, kernel_init=zeros)
+        self.base = Dense(1, kernel_init=zeros)
+        # steps softplus(−3) ≈ 0.05: a gentle initial ramp the data reshape
+        self.steps = self.param("steps", nn.initializers.constant(-3.0), (self.budget,))
+
+    def _of_state(self, s):
+        """b(s) (...,) and N·c_i(s) (..., N) from s (..., N)."""
+        h = s[..., None]  # (..., N, 1)
+        for layer in self.layers:
+            h = mish(layer(h))
+        weight = jax.nn.softmax(self.score(h)[..., 0], axis=-1)  # (..., N) c_i(s)
+        return self.base(h.mean(axis=-2))[..., 0], s.shape[-1] * weight
+
+    def grid(self):
+        """g(r) for r = 0..B: (B + 1,), non-decreasing, g(0) = 0."""
+        return jnp.concatenate([jnp.zeros((1,)), jnp.cumsum(jax.nn.softplus(self.steps))])
+
+    def rise(self):
+        """g(B) − g(0): the quantity `rise_penalty` weighs. ()"""
+        return jax.nn.softplus(self.steps).sum()
 
     def __call__(self, s, a):
         """s (..., N), a (..., N) → Q (...,)."""
         return self.per_user(s, a).mean(axis=-1)
 
-    @nn.compact
     def per_user(self, s, a):
-        """s (..., N), a (..., N) → b(s) + N·c_i(s)·g(a_i) (..., N), Q = their mean."""
-        bias01 = nn.initializers.constant(0.1)
-        h = s[..., None]  # (..., N, 1)
-        for i in range(2):
-            dtype = "float32" if i == 0 else self.matmul_dtype
-            h = mish(EquivariantLayer(self.hidden, self.layer_norm, dtype, bias01)(h))
-        weight = jax.nn.softmax(Dense(1)(h)[..., 0], axis=-1)  # (..., N) c_i(s)
-        small = _uniform(3e-3)
-        base = Dense(1, kernel_init=small, bias_init=small)(h.mean(axis=-2))[..., 0]  # b(s)
-        g = a[..., None]  # (..., N, 1)
-        for _ in range(2):
-            g = mish(Dense(self.hidden, bias_init=bias01)(g))
-        g = Dense(1, kernel_init=small, bias_init=small)(g)[..., 0]  # (..., N) g(a_i)
-        return base[..., None] + a.shape[-1] * weight * g
+        """s (..., N), a (..., N) → b(s) + N·c_i(s)·g(r_i) (..., N), Q = their mean."""
+        base, weight = self._of_state(s)
+        x = jnp.clip((a + 1.0) * (self.budget / 2.0), 0.0, self.budget)  # r_i in blocks
+        lo = jnp.minimum(jnp.floor(x), self.budget - 1)
+        g_table = self.grid()
+        i = lo.astype(jnp.int32)
+        g = g_table[i] + (x - lo) * (g_table[i + 1] - g_table[i])  # (..., N)
+        return base[..., None] + weight * g
+
+    def table(self, s):
+        """Every user's term at every grid allocation in one pass: s (..., N) →
+        (..., N, B + 1), `per_user` at r_i = 0..B."""
+        base, weight = self._of_state(s)
+        return base[..., None, None] + weight[..., None] * self.grid()

@@ -136,8 +136,12 @@ def make_actor(config: DQLConfig):
 
 def make_critic(config: DQLConfig):
     if config.network == "equivariant":
-        cls = WeightedCritic if config.critic_structure == "weighted" else EquivariantCritic
-        return cls(config.user_hidden, config.critic_layer_norm, config.matmul_dtype)
+        if config.critic_structure == "weighted":
+            return WeightedCritic(
+                config.user_hidden, config.critic_layer_norm, config.matmul_dtype,
+                budget=int(config.budget),
+            )  # fmt: skip
+        return EquivariantCritic(config.user_hidden, config.critic_layer_norm, config.matmul_dtype)
     return Critic(config.hidden, config.critic_layer_norm, config.matmul_dtype)
 
 
@@ -159,13 +163,13 @@ def init_critics(key, config: DQLConfig):
     return jax.tree.map(lambda x: x.reshape((2, config.num_critics) + x.shape[1:]), params)
 
 
-def _members(params, config: DQLConfig, s, a, method=None):
-    """Every member's critic (`method` of it, default __call__) on s, a: (2, K, ...).
-    One vmap over the 2K param sets."""
+def _members(params, config: DQLConfig, *args, method=None):
+    """Every member's critic (`method` of it, default __call__) on `args` (s, a; s;
+    or none): (2, K, ...). One vmap over the 2K param sets."""
     critic = make_critic(config)
     flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), params)
     apply = partial(critic.apply, method=method)
-    q = jax.vmap(apply, in_axes=(0, None, None))(flat, s, a)  # (2K, ...)
+    q = jax.vmap(apply, in_axes=(0,) + (None,) * len(args))(flat, *args)  # (2K, ...)
     return q.reshape((2, config.num_critics) + q.shape[1:])
 
 
@@ -178,6 +182,20 @@ def critic_per_user(params, config: DQLConfig, s, a):
     """Per-user terms of every member's Q (equivariant critics, Q = their mean over
     users): s (B, N), a (B, N) → (2, K, B, N)."""
     return _members(params, config, s, a, method="per_user")
+
+
+def critic_grid_table(params, config: DQLConfig, s):
+    """Weighted critics: every member's per-user terms at r = 0..B in one pass,
+    s (M, N) → (2, K, M, N, B + 1)."""
+    return _members(params, config, s, method="table")
+
+
+def critic_penalty(params, config: DQLConfig):
+    """`rise_penalty` × g's total rise, averaged over each ensemble's members and summed
+    over the two ensembles as the critic's MSE is (weighted critics; 0 otherwise). ()"""
+    if config.network != "equivariant" or config.critic_structure != "weighted":
+        return jnp.float32(0.0)
+    return config.rise_penalty * _members(params, config, method="rise").mean(1).sum()
 
 
 def q_min(params, config: DQLConfig, s, a):
