@@ -109,7 +109,8 @@ def bench_dim(dim: int, matmul_dtype: str, repeats: int) -> dict:
 
 # the trainer's default agent before the equivariant networks (MLP, 8 + 8 critics,
 # batch 100, entropy term), against today's `make_run_config` default (no BC)
-PREVIOUS_DEFAULT = {"gamma": 0.0, "budget_projection": True, "network": "mlp", "num_critics": 8,
+PREVIOUS_DEFAULT = {"gamma": 0.0, "budget_projection": True, "network": "mlp",
+                    "critic_structure": "additive", "num_critics": 8,
                     "batch_size": 100, "w_e": 0.01, "clip_denoised": False,
                     "critic_argmax": False}  # fmt: skip
 

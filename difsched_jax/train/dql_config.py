@@ -149,10 +149,11 @@ class DQLRunConfig:
 # action is rescaled to spend exactly B instead of being cut at random by the budget rule.
 # Users are exchangeable and the reward a mean of per-user terms: equivariant networks
 # with the reward's own critic, b(s) + Σ c_i(s)·g(r_i) with g non-decreasing
-# ("weighted"; at 20 users 0.04 lower loss than a free per-user critic), 2 + 2 members
-# (the LCB barely matters at lcb_coef 0.01, and 16 critics cost 4x the time). Batches of 256: the critic's signal (which allocation
-# is better) is small beside the reward noise. Acting adds the additive critic's exact
-# best allocation to the DDIM candidates (`critic_argmax`): it nearly always ranks first,
+# ("weighted"; at 20 users 0.04–0.06 lower loss than a free per-user critic), 2 + 2
+# members (the LCB barely matters at lcb_coef 0.01, and 16 critics cost 4x the time).
+# Batches of 256: the critic's signal (which allocation is better) is small beside the
+# reward noise. Acting adds the critic's exact best allocation to the DDIM candidates
+# (`critic_argmax`): it nearly always ranks first,
 # so the critic decides, and it needs lr 3e-3 with or without BC (SPEC's 5e-4 with BC
 # leaves it unfit after 3,000 updates; 5e-3 without BC swung the validation loss). No
 # entropy term: the actor rarely decides, and the term costs 40 % of an update.
