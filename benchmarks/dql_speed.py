@@ -117,13 +117,19 @@ PREVIOUS_DEFAULT = {"gamma": 0.0, "budget_projection": True, "network": "mlp",
 
 def default_agents(repeats: int) -> dict:
     """updates/s, transitions/s (updates × batch) and decisions/s (256 states, 50
-    candidates) of the trainer's default agent without BC, before and after."""
+    candidates) of the trainer's default agent without BC, before and after, and the
+    default with 32 features per user instead of 64 ("after_user_hidden_32", a
+    candidate for 20 users)."""
     from difsched_jax.train.dql_config import make_run_config
 
     out = {}
     for dim, exp in ((8, 0), (20, 1)):
         now = make_run_config(exp, "unused", bc=False).agent_config()
-        configs = {"before": now.replace(**PREVIOUS_DEFAULT), "after": now}
+        configs = {
+            "before": now.replace(**PREVIOUS_DEFAULT),
+            "after": now,
+            "after_user_hidden_32": now.replace(user_hidden=32),
+        }
         offline, online = _buffers(dim)
         obs = offline.data.obs[:256]
         key = jax.random.PRNGKey(1)
