@@ -35,13 +35,11 @@ REFERENCE_SECONDS = {0: 41.0, 1: 92.0}  # per 10,000 windows of one slice (issue
 
 def _inputs(idx: int, traffic_dir: str | None):
     from difsched_jax.config import get_dataset_config
-    from difsched_jax.data.alignment import align_trace, source_path
     from difsched_jax.data.policy import behaviour_policies
-    from difsched_jax.traffic import get_trace
+    from difsched_jax.traffic import load_trace
 
     cfg = get_dataset_config(idx)
-    trace = get_trace(cfg.flow, cfg.window, traffic_dir)
-    trace = align_trace(trace, "reference", source_path(traffic_dir, cfg.flow, cfg.window))
+    trace = load_trace(cfg.flow, cfg.window, traffic_dir)
     return cfg, trace, behaviour_policies(cfg, traffic_dir)[0]
 
 

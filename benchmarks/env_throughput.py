@@ -37,7 +37,7 @@ from difsched_jax.env.numpy_reference import (  # noqa: E402
     VectorizedSlices,
     reference_args,
 )
-from difsched_jax.traffic import get_trace  # noqa: E402
+from difsched_jax.traffic import load_trace  # noqa: E402
 
 ENV_CONFIGS = {8: 0, 20: 1}  # users -> env config (8/100 and 20/200, expanded sigmoid list)
 SLICES = (1, 64, 1024, 4096)
@@ -119,7 +119,7 @@ def main(argv=None) -> dict:
     result = {k: {} for k in ("jax", "numpy_loop", "numpy_vectorized", "compile_s")}
     for users, cfg_idx in ENV_CONFIGS.items():
         cfg = get_env_config(cfg_idx)
-        trace = get_trace(cfg.flow, cfg.window, a.traffic_dir)
+        trace = load_trace(cfg.flow, cfg.window, a.traffic_dir)
         spec, params = make_env(cfg, trace, split="test", obs="predicted")
         args = reference_args(params, spec)
         key = str(users)
@@ -144,7 +144,7 @@ def main(argv=None) -> dict:
     result["random_policy"] = {"jax": {}, "numpy_vectorized": {}, "slices": SLICES[-1]}
     for users, cfg_idx in ENV_CONFIGS.items():
         cfg = get_env_config(cfg_idx)
-        spec, params = make_env(cfg, get_trace(cfg.flow, cfg.window, a.traffic_dir))
+        spec, params = make_env(cfg, load_trace(cfg.flow, cfg.window, a.traffic_dir))
         s = SLICES[-1]
         rate, _ = bench_jax(spec, params, cfg.budget, s, jax_windows, repeats, random_policy)
         vec_rate = bench_numpy_vectorized(

@@ -60,12 +60,12 @@ def env_section(sizes: dict, traffic_dir, left=lambda: math.inf) -> dict:
     """Sizes in increasing order while more than ENV_RESERVE_S seconds are left."""
     from difsched_jax.config import get_env_config
     from difsched_jax.env import make_env
-    from difsched_jax.traffic import get_trace
+    from difsched_jax.traffic import load_trace
 
     out = {"slice_windows_per_s": {}, "compile_s": {}, "windows_per_call": {}, "skipped": []}
     for users, cfg_idx in env_throughput.ENV_CONFIGS.items():
         cfg = get_env_config(cfg_idx)
-        spec, params = make_env(cfg, get_trace(cfg.flow, cfg.window, traffic_dir), "test")
+        spec, params = make_env(cfg, load_trace(cfg.flow, cfg.window, traffic_dir), "test")
         for s in sizes["env_slices"]:
             if left() < ENV_RESERVE_S:
                 out["skipped"].append(f"N={users} S={s} ({left():.0f} s left)")

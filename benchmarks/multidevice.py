@@ -30,11 +30,11 @@ from difsched_jax.config import get_dataset_config
 from difsched_jax.data import load_dataset
 from difsched_jax.data.generate import generate_dataset
 from difsched_jax.data.policy import behaviour_policies
-from difsched_jax.traffic import get_trace
+from difsched_jax.traffic import load_trace
 
 cfg_idx, slices, windows, devices, traffic_dir = json.loads(sys.argv[1])
 config = get_dataset_config(cfg_idx)
-trace = get_trace(config.flow, config.window, traffic_dir)
+trace = load_trace(config.flow, config.window, traffic_dir)
 policies, _ = behaviour_policies(config, traffic_dir)
 runs = []
 with tempfile.TemporaryDirectory() as tmp:

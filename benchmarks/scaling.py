@@ -30,7 +30,7 @@ from difsched_jax.agents.mdp.solve import timed_solve  # noqa: E402
 from difsched_jax.config import EXPANDED_SIGMOID_K, EnvConfig, get_subagent_config  # noqa: E402
 from difsched_jax.env import init_carry, make_env, run_windows  # noqa: E402
 from difsched_jax.env.numpy_reference import VectorizedSlices, reference_args  # noqa: E402
-from difsched_jax.traffic import get_trace  # noqa: E402
+from difsched_jax.traffic import load_trace  # noqa: E402
 
 POLICIES = ("equal", "mdp", "oracle")
 _run = jax.jit(run_windows, static_argnames=("policy", "spec", "num_windows"))
@@ -198,7 +198,7 @@ def main():
     slices_fixed, users_fixed = (256 if quick else 1024), 8
     numpy_cap = {"equal": 4096, "mdp": 4096, "oracle": 8 if quick else 32}
 
-    trace = get_trace("thumb_fr", 200, a.traffic_dir)
+    trace = load_trace("thumb_fr", 200, a.traffic_dir)
     sub = get_subagent_config(0)
     counts, _ = training_counts(sub.flow, sub.window, a.traffic_dir, 0)
     solution, _ = timed_solve(counts, sub)

@@ -1,8 +1,8 @@
 """difsched_jax: radio-resource scheduling with offline RL and diffusion policies, in JAX.
 
 The main entry points, imported on first use (``import difsched_jax`` loads no JAX):
-configs (`get_env_config`, ...), traffic (`get_trace`), the environment (`make_env`,
-`rollout`, `run_windows`), policies (`equal_share`, ..., `mdp_act`, `dql_policy`),
+configs (`get_env_config`, ...), traffic (`load_trace`, `get_trace`), the environment
+(`make_env_for`, `make_env`, `rollout`, `run_windows`), policies (`equal_share`, ..., `mdp_act`, `dql_policy`),
 offline datasets (`generate_dataset`, `load_dataset`), training (`train_dql`,
 `train_drl`), evaluation (`evaluate_policy`, `compare_policies`) and the pipeline
 (`run_pipeline`). Each subpackage exports its own in its ``__all__``.
@@ -25,12 +25,14 @@ _EXPORTS = {
     # traffic
     "Trace": "difsched_jax.traffic",
     "get_trace": "difsched_jax.traffic",
+    "load_trace": "difsched_jax.traffic",
     "load_flow_trace": "difsched_jax.traffic",
     "synthetic_trace": "difsched_jax.traffic",
     # environment
     "EnvParams": "difsched_jax.env",
     "EnvSpec": "difsched_jax.env",
     "make_env": "difsched_jax.env",
+    "make_env_for": "difsched_jax.env",
     "reset": "difsched_jax.env",
     "rollout": "difsched_jax.env",
     "run_windows": "difsched_jax.env",

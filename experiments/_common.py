@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.pipeline.presets import PAPER, TINY, Preset
-from difsched_jax.traffic import get_trace
+from difsched_jax.traffic import load_trace
 
 ALL_EXPERIMENTS = (0, 1, 2, 3)
 VARIANTS = ("bc", "nobc")  # Diffusion-QL with and without behaviour cloning
@@ -62,5 +61,4 @@ def results_dir(out: str) -> str:
 
 def trace(flow: str, window: int, traffic_dir: str | None, seed: int):
     """A flow's trace with the reference's loss/observation pairing (SPEC §1)."""
-    t = get_trace(flow, window, traffic_dir, seed=seed)
-    return align_trace(t, "reference", source_path(traffic_dir, flow, window))
+    return load_trace(flow, window, traffic_dir, seed, "reference")

@@ -12,8 +12,7 @@ from difsched_jax import paths
 from difsched_jax.cli import main
 from difsched_jax.config import get_dataset_config
 from difsched_jax.data import load_dataset
-from difsched_jax.data.alignment import align_trace, source_path
-from difsched_jax.traffic import get_trace, synthetic_trace
+from difsched_jax.traffic import align_trace, get_trace, source_path, synthetic_trace
 
 
 @pytest.fixture

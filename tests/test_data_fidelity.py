@@ -18,10 +18,9 @@ import pytest
 
 from difsched_jax.config import get_dataset_config
 from difsched_jax.data import compare_to_reference, generate_dataset, ks_statistic, load_dataset
-from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.data.fidelity import FIDELITY_THRESHOLDS
 from difsched_jax.data.policy import behaviour_policies
-from difsched_jax.traffic import get_trace
+from difsched_jax.traffic import load_trace
 
 SLICES, WINDOWS = 8, 10_000
 
@@ -33,8 +32,7 @@ def _policies(idx: int, traffic_dir: str):
 
 def _generate(tmp_path, traffic_dir, idx: int, alignment: str = "reference") -> dict:
     cfg = get_dataset_config(idx)
-    trace = get_trace(cfg.flow, cfg.window, traffic_dir)
-    trace = align_trace(trace, alignment, source_path(traffic_dir, cfg.flow, cfg.window))
+    trace = load_trace(cfg.flow, cfg.window, traffic_dir, alignment=alignment)
     folder = tmp_path / f"d{idx}-{alignment}"
     generate_dataset(
         folder, cfg, trace, _policies(idx, str(traffic_dir)), num_slices=SLICES,

@@ -20,10 +20,9 @@ import pytest
 from difsched_jax.cli import main
 from difsched_jax.config import DatasetConfig
 from difsched_jax.data import DatasetError, generate_dataset, load_dataset, to_agent_arrays
-from difsched_jax.data.alignment import align_trace
 from difsched_jax.data.policy import behaviour_policies
 from difsched_jax.data.storage import sha256_file
-from difsched_jax.traffic import get_trace
+from difsched_jax.traffic import load_trace
 
 S, T, E, C = 6, 50, 20, 16  # slices, windows, episode length, chunk (last chunk cut to 2)
 # two sub-agent sets: the dataset concatenates both (SPEC §2 note)
@@ -34,7 +33,7 @@ CONFIG = DatasetConfig(
 
 @functools.cache
 def _inputs():
-    trace = align_trace(get_trace(CONFIG.flow, CONFIG.window), "reference")
+    trace = load_trace(CONFIG.flow, CONFIG.window)
     return trace, *behaviour_policies(CONFIG)  # sub-agents solved once per module
 
 

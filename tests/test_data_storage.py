@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 from difsched_jax.data import agent_arrays_from, ks_critical, ks_statistic
-from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.data.schema import bytes_per_transition, count_dtype, field_specs
 from difsched_jax.data.sharding import host_share, padded_size
 from difsched_jax.data.storage import DatasetError, open_npz, write_shard
 from difsched_jax.env import action_to_allocation, allocation_to_action, normalize_obs
-from difsched_jax.traffic import get_trace
+from difsched_jax.traffic import align_trace, get_trace, source_path
 
 
 def test_shard_round_trip_is_memory_mapped(tmp_path):

@@ -1,7 +1,7 @@
 """Yardstick: equal share and the oracle on the real traces reproduce SPEC §1's table.
 
 Test split, predicted observation, the reference's pairing of observation and
-losses (`data.alignment`, "reference"). 256 independent slices x 10 windows
+losses (`traffic.alignment`, "reference"). 256 independent slices x 10 windows
 give 95 % intervals of ±0.003-0.004; an equal share is traffic-free (±0.0006
 for 20 users). The protocol (independent slices with random cursors vs the
 reference's 20 repeats x 50 windows) changes only the noise, not the mean: every

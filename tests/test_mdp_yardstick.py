@@ -13,10 +13,8 @@ import pytest
 
 from difsched_jax.agents import mdp
 from difsched_jax.config import get_env_config, get_subagent_config
-from difsched_jax.data.alignment import align_trace, source_path
-from difsched_jax.env import make_env
+from difsched_jax.env import make_env_for
 from difsched_jax.evaluate.core import evaluate_policy
-from difsched_jax.traffic import get_trace
 
 SPEC_MDP_LOSS = {0: 0.333, 1: 0.451, 2: 0.354, 3: 0.464}
 SLICES, WINDOWS = 64, 200
@@ -40,12 +38,7 @@ def test_mdp_behaviour_loss_matches_spec(env_index, traffic_dir):
     config = get_env_config(env_index)
     # the reference scores a window on trafficSource_actual (the actual count one
     # entry before the prediction it observes): pair them the same way
-    trace = align_trace(
-        get_trace(config.flow, config.window, traffic_dir),
-        "reference",
-        source_path(traffic_dir, config.flow, config.window),
-    )
-    spec, params = make_env(config, trace, "test", "predicted", episode_len=WINDOWS)
+    spec, params = make_env_for(config, traffic_dir, "test", "predicted", episode_len=WINDOWS)
     policy_params = mdp.slice_policy_params(config, agents)
     res = evaluate_policy(
         mdp.mdp_act, policy_params, params, spec, jax.random.key(0), SLICES, WINDOWS

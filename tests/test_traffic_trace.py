@@ -128,3 +128,37 @@ def test_real_traces_load(traffic_dir):
     for flow in ("thumb_fr", "thumb_bk"):
         trace = Trace.load(traffic_dir / f"{flow}_window200.npz")
         assert trace.train_actual.shape == (3120,) and trace.test_actual.shape == (2080,)
+
+
+@pytest.mark.parametrize("alignment", ["reference", "aligned"])
+def test_load_trace_and_make_env_for_are_the_one_entry(traffic_dir, alignment):
+    """`load_trace` is get_trace + align_trace (with the file's trafficSource series), and
+    `make_env_for` is make_env on it: the idiom every caller used to spell out."""
+    import jax
+
+    from difsched_jax.config import get_env_config
+    from difsched_jax.env import make_env, make_env_for
+    from difsched_jax.traffic import align_trace, get_trace, load_trace, source_path
+
+    for folder, seed in ((traffic_dir, 0), (None, 4)):
+        want = align_trace(
+            get_trace("thumb_fr", 200, folder, seed=seed),
+            alignment,
+            source_path(folder, "thumb_fr", 200),
+        )
+        got = load_trace("thumb_fr", 200, folder, seed, alignment)
+        for split in SPLITS:
+            for a, b in zip(got.split(split), want.split(split)):
+                np.testing.assert_array_equal(a, b)
+        config = get_env_config(0)
+        spec, params = make_env_for(
+            config, folder, "train", "perfect", seed=seed, alignment=alignment, episode_len=50
+        )
+        spec_want, params_want = make_env(config, want, "train", "perfect", 50)
+        assert spec == spec_want
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(params_want)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # the reference pairing really differs from same-window pairing on the real file
+    ref = load_trace("thumb_fr", 200, traffic_dir, alignment="reference").test_actual
+    same = load_trace("thumb_fr", 200, traffic_dir, alignment="aligned").test_actual
+    assert not np.array_equal(ref, same)

@@ -213,14 +213,12 @@ def generate(args, setup) -> int:
         initialize(setup)
     from difsched_jax.config import get_dataset_config
     from difsched_jax.data import DatasetError, generate_dataset, load_dataset
-    from difsched_jax.data.alignment import align_trace, source_path
     from difsched_jax.data.policy import behaviour_policies
-    from difsched_jax.traffic import get_trace
+    from difsched_jax.traffic import load_trace
 
     config = get_dataset_config(args.dataset_config)
-    trace = get_trace(config.flow, config.window, args.traffic_dir, seed=args.traffic_seed)
-    trace = align_trace(
-        trace, args.alignment, source_path(args.traffic_dir, config.flow, config.window)
+    trace = load_trace(
+        config.flow, config.window, args.traffic_dir, args.traffic_seed, args.alignment
     )
     policies, facts = behaviour_policies(
         config, args.traffic_dir, args.agents, args.traffic_seed, args.behaviour_noise

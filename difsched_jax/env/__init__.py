@@ -6,6 +6,7 @@ from difsched_jax.env.build import (
     allocation_to_action,
     loss_to_reward,
     make_env,
+    make_env_for,
     normalize_obs,
     with_loss_tables,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "init_carry",
     "loss_to_reward",
     "make_env",
+    "make_env_for",
     "normalize_obs",
     "reset",
     "rollout",

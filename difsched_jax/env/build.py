@@ -8,6 +8,7 @@ import numpy as np
 from difsched_jax.config import SliceConfig
 from difsched_jax.env.binomial import build_loss_tables
 from difsched_jax.env.types import OBS_MODES, EnvParams, EnvSpec
+from difsched_jax.traffic import load_trace
 from difsched_jax.traffic.markov import transition_cdf
 from difsched_jax.traffic.trace import Trace
 
@@ -49,6 +50,22 @@ def make_env(
         ),
     )
     return spec, with_loss_tables(params, spec)
+
+
+def make_env_for(
+    config: SliceConfig,
+    traffic_dir=None,
+    split: str = "test",
+    obs: str = "predicted",
+    *,
+    seed: int = 0,
+    alignment: str = "reference",
+    episode_len: int = 1000,
+) -> tuple[EnvSpec, EnvParams]:
+    """`make_env` on the config's flow as everything runs it: the trace of
+    `traffic.load_trace` (real files in `traffic_dir`, else synthetic with `seed`)."""
+    trace = load_trace(config.flow, config.window, traffic_dir, seed, alignment)
+    return make_env(config, trace, split, obs, episode_len)
 
 
 def with_loss_tables(params: EnvParams, spec: EnvSpec) -> EnvParams:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 import jax
 
 from difsched_jax.config import SliceConfig
-from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.env import make_env
 from difsched_jax.env.types import OBS_MODES
 from difsched_jax.evaluate.core import EvalResult, evaluate_policy
 from difsched_jax.evaluate.registry import resolve_policy
-from difsched_jax.traffic import get_trace
+from difsched_jax.traffic import load_trace
 from difsched_jax.traffic.trace import SPLITS, Trace
 
 
@@ -30,10 +29,9 @@ def eval_trace(
 
     "reference" (what SPEC §1's table used): a window observed through the
     prediction of window t loses packets of window t-1 (the file's
-    ``trafficSource`` series); "aligned": of window t. See `data.alignment`.
+    ``trafficSource`` series); "aligned": of window t. See `traffic.alignment`.
     """
-    trace = get_trace(config.flow, config.window, traffic_dir, seed=seed)
-    return align_trace(trace, alignment, source_path(traffic_dir, config.flow, config.window))
+    return load_trace(config.flow, config.window, traffic_dir, seed, alignment)
 
 
 @dataclass

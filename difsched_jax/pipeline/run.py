@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 from difsched_jax import paths
 from difsched_jax.config import get_env_config, get_experiment_config, get_subagent_config
-from difsched_jax.data.alignment import ALIGNMENTS
 from difsched_jax.evaluate.report import render_report
 from difsched_jax.pipeline import steps
 from difsched_jax.pipeline.presets import Preset, get_preset
 from difsched_jax.pipeline.stages import Stage, StageLog, content_hash, read_json, write_json
+from difsched_jax.traffic import ALIGNMENTS
 
 DRL_LABELS = {"ppo": "PPO", "sac": "SAC"}
 

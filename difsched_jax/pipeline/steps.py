@@ -14,10 +14,9 @@ import numpy as np
 
 from difsched_jax import __version__
 from difsched_jax.config import get_dataset_config, get_env_config, get_experiment_config
-from difsched_jax.data.alignment import align_trace, source_path
 from difsched_jax.pipeline.presets import Preset
 from difsched_jax.pipeline.stages import Stage, StageLog, content_hash, file_hash
-from difsched_jax.traffic import get_trace
+from difsched_jax.traffic import get_trace, load_trace, source_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +30,7 @@ class Inputs:
     traffic_id: str  # hash of the traces' contents (real files or synthetic arrays)
 
     def trace(self, flow: str, window: int):
-        trace = get_trace(flow, window, self.traffic_dir, seed=self.seed)
-        return align_trace(trace, self.alignment, source_path(self.traffic_dir, flow, window))
+        return load_trace(flow, window, self.traffic_dir, self.seed, self.alignment)
 
     def key(self, **kw) -> dict:
         base = {"traffic": self.traffic_id, "seed": self.seed, "alignment": self.alignment}

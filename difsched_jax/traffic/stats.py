@@ -29,7 +29,7 @@ def trace_stats(trace: Trace, split: str = "train") -> dict[str, float]:
     pred_corr (correlation of predicted[t] with actual[t], the same-window pairing),
     pred_corr_prev (correlation of predicted[t] with actual[t-1], i.e. with the files'
     ``trafficSource_*_actual``: the pairing the reference's environment uses, see
-    data/alignment.py), max, zero_frac (share of windows with fewer than one packet).
+    traffic/alignment.py), max, zero_frac (share of windows with fewer than one packet).
     """
     actual, predicted = trace.split(split)
     return {

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from difsched_jax.agents.dql import RANKING_CRITICS, DQLConfig
 from difsched_jax.config import get_env_config, get_experiment_config
-from difsched_jax.data.alignment import ALIGNMENTS
 from difsched_jax.env.types import OBS_MODES
+from difsched_jax.traffic import ALIGNMENTS
 
 _POSITIVE = (
     "episodes",

@@ -26,19 +26,21 @@ from difsched_jax.agents.dql import (
     policy_params,
 )
 from difsched_jax.config import SliceConfig
-from difsched_jax.data.alignment import align_trace, source_path
-from difsched_jax.env import EnvParams, RolloutCarry, make_env, rollout, run_windows
+from difsched_jax.env import EnvParams, RolloutCarry, make_env_for, rollout, run_windows
 from difsched_jax.env.build import split_params
-from difsched_jax.traffic import get_trace
 
 
 def train_envs(config: SliceConfig, run) -> tuple:
     """(spec, train_params, val_params) on the train split of the run's traffic."""
-    trace = get_trace(config.flow, config.window, run.traffic_dir, seed=run.seed)
-    trace = align_trace(
-        trace, run.alignment, source_path(run.traffic_dir, config.flow, config.window)
+    spec, params = make_env_for(
+        config,
+        run.traffic_dir,
+        "train",
+        run.obs,
+        seed=run.seed,
+        alignment=run.alignment,
+        episode_len=run.episode_len,
     )
-    spec, params = make_env(config, trace, "train", run.obs, run.episode_len)
     train, val = split_params(params, run.val_fraction)
     return spec, train, val
 

@@ -29,9 +29,9 @@ from difsched_jax.agents import heuristics
 from difsched_jax.agents.drl import ppo, sac
 from difsched_jax.agents.drl.policy import DeterministicPolicy, policy_params
 from difsched_jax.config import EnvConfig, get_env_config
-from difsched_jax.data.alignment import ALIGNMENTS, align_trace, source_path
-from difsched_jax.env import make_env, rollout
+from difsched_jax.env import make_env_for, rollout
 from difsched_jax.env.build import split_params
+from difsched_jax.traffic import ALIGNMENTS
 from difsched_jax.train.checkpoint import BestLatest
 
 ALGOS = {"ppo": (ppo, ppo.PPOConfig), "sac": (sac, sac.SACConfig)}
@@ -106,12 +106,15 @@ def load_run_config(run_dir: str) -> RunConfig:
 
 def _envs(run: RunConfig, env_cfg: EnvConfig):
     """The training env and the held-out validation part of the train split."""
-    from difsched_jax.traffic import get_trace
-
-    trace = get_trace(env_cfg.flow, env_cfg.window, run.traffic_dir, seed=run.seed)
-    path = source_path(run.traffic_dir, env_cfg.flow, env_cfg.window)
-    trace = align_trace(trace, run.alignment, path)
-    spec, params = make_env(env_cfg, trace, "train", run.obs, run.episode_len)
+    spec, params = make_env_for(
+        env_cfg,
+        run.traffic_dir,
+        "train",
+        run.obs,
+        seed=run.seed,
+        alignment=run.alignment,
+        episode_len=run.episode_len,
+    )
     train_params, val_params = split_params(params, run.val_fraction)
     return spec, train_params, val_params
 

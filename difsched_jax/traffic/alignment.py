@@ -15,8 +15,7 @@ import os
 
 import numpy as np
 
-from difsched_jax.traffic import Trace, trace_filename
-from difsched_jax.traffic.trace import SPLITS, source_key, validate_counts
+from difsched_jax.traffic.trace import SPLITS, Trace, source_key, trace_filename, validate_counts
 
 ALIGNMENTS = ("reference", "aligned")
 
