@@ -240,3 +240,18 @@ def test_unit_scaled_floors_the_divisor():
     assert float(f(jnp.float32(0.01), 1.0)) == pytest.approx(0.01)
     assert float(jax.grad(lambda x: f(x, 1.0))(jnp.float32(1e-4))) == pytest.approx(1.0)
     assert float(jax.grad(lambda x: f(x, 1.0))(jnp.float32(-5.0))) == pytest.approx(0.2)
+
+
+def test_optimiser_is_built_once_in_the_agent(agent):
+    """The agent carries its optimiser (`tx`), one object per config, and the update
+    uses it: with a transformation that zeroes every step, no parameter moves."""
+    import optax
+
+    again = init_agent(jax.random.PRNGKey(5), CFG)
+    assert again.tx is agent.tx is dql_agent.make_optimizer(CFG)
+    assert init_agent(jax.random.PRNGKey(5), CFG.replace(lr=1e-4)).tx is not agent.tx
+    frozen = agent.replace(tx=optax.set_to_zero())
+    k = jax.random.PRNGKey(3)
+    moved, _ = dql_agent.update(frozen, _batch(k, CFG.batch_size), k)
+    assert _leaves_equal(moved.actor, agent.actor) and _leaves_equal(moved.critic, agent.critic)
+    assert int(moved.step) == 1

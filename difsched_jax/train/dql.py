@@ -18,7 +18,6 @@ tail of the train split. A run folder holds
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -37,6 +36,7 @@ from difsched_jax.agents.dql import (
 from difsched_jax.data import load_dataset
 from difsched_jax.data.stream import OfflineStream
 from difsched_jax.env import init_carry
+from difsched_jax.train import run_folder
 from difsched_jax.train.checkpoint import BestLatest
 from difsched_jax.train.dql_config import DQLRunConfig, load_run_config, make_run_config
 from difsched_jax.train.dql_envs import (
@@ -48,7 +48,7 @@ from difsched_jax.train.dql_envs import (
     mean_loss,
     train_envs,
 )
-from difsched_jax.train.dql_report import plot_curves, read_rows, write_rows
+from difsched_jax.train.dql_report import plot_curves
 
 __all__ = ["DQLRunConfig", "load_policy", "load_run_config", "make_run_config", "train"]
 
@@ -160,18 +160,8 @@ def train(
     `stop_after`: return after that many episodes of this call (an interruption)."""
     from tqdm.auto import tqdm
 
-    cfg_path = os.path.join(out, "config.json")
-    ckpt = BestLatest(os.path.join(out, "ckpt"))
-    if resume:
-        if load_run_config(out) != run:
-            raise ValueError(f"{out}: --resume needs the saved run's settings ({cfg_path})")
-    elif ckpt.step("latest") is not None:
-        raise ValueError(f"{out} already holds a run; pass --resume or choose another --out")
-    os.makedirs(out, exist_ok=True)
-    with open(cfg_path, "w") as f:
-        json.dump({**run.to_dict(), "env": run.env_config.to_dict()}, f, indent=2)
-
     env_cfg = run.env_config
+    ckpt = run_folder.open_run(out, run, resume, load_run_config, env_cfg.to_dict())
     spec, train_params, val_params = train_envs(env_cfg, run)
     stream = offline_stream(run)
     state = _fresh_state(run, spec, train_params)
@@ -180,7 +170,7 @@ def train(
         state, meta = ckpt.restore("latest", state)
         best_val, best_episode, done = meta["best_val_loss"], meta["best_episode"], meta["episodes"]
     offline = stream.buffer_after(offline_rows_written(run, stream, done))
-    rows = read_rows(os.path.join(out, "metrics.jsonl"), done)
+    rows = run_folder.read_rows(out, "episode", done)
     k_val = _keys(run)["val"]
     baselines = baseline_losses(env_cfg, val_params, spec, k_val, run.val_slices, run.val_windows)
 
@@ -207,7 +197,7 @@ def train(
         meta = {"episodes": episode + 1, "best_val_loss": best_val, "best_episode": best_episode}
         ckpt.save("latest", episode + 1, state, meta)
         rows.append(row)
-        write_rows(os.path.join(out, "metrics.jsonl"), rows)
+        run_folder.write_rows(out, rows)
         bar.update(1)
         bar.set_postfix(
             critic=f"{row['critic_loss']:.3g}",
@@ -220,21 +210,23 @@ def train(
     if rows:
         title = f"DQL, experiment {run.exp_config}, {'with' if run.bc else 'without'} BC"
         plot_curves(rows, os.path.join(out, "curves.png"), title, baselines)
-    summary = {
-        "exp_config": run.exp_config,
-        "bc": run.bc,
-        "seed": run.seed,
-        "episodes_done": len(rows),
-        "updates": int(state["agent"].step),
-        "best_val_loss": best_val if best_episode is not None else None,
-        "best_episode": best_episode,
-        "final_val_loss": next((r["val_loss"] for r in reversed(rows) if "val_loss" in r), None),
-        "val_baselines": baselines,
-        "train_seconds": sum(r["seconds"] for r in rows),
-    }
-    with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    return summary
+    return run_folder.write_summary(
+        out,
+        {
+            "exp_config": run.exp_config,
+            "bc": run.bc,
+            "seed": run.seed,
+            "episodes_done": len(rows),
+            "updates": int(state["agent"].step),
+            "best_val_loss": best_val if best_episode is not None else None,
+            "best_episode": best_episode,
+            "final_val_loss": next(
+                (r["val_loss"] for r in reversed(rows) if "val_loss" in r), None
+            ),
+            "val_baselines": baselines,
+            "train_seconds": sum(r["seconds"] for r in rows),
+        },
+    )
 
 
 def load_policy(run_dir: str, slot: str = "best"):

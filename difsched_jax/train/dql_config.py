@@ -1,8 +1,8 @@
 """Settings of a Diffusion-QL training run (`difsched train`), saved as config.json.
 
-`DQLRunConfig.agent` holds every field of the agent's `DQLConfig` (filled in by
-`make_run_config`), so config.json alone rebuilds the agent. Defaults follow the
-reference protocol of SPEC §5 (50 episodes × 100 updates, EAS exploration with
+`DQLRunConfig.agent` is the agent's frozen `DQLConfig` (filled in by
+`make_run_config`), written out field by field, so config.json alone rebuilds
+the agent. Defaults follow the reference protocol of SPEC §5 (50 episodes × 100 updates, EAS exploration with
 10 candidates and η ~ U(0.5, 3), greedy rollouts with 50 candidates, offline
 share 1.0 → 0.5) with our corrections (train split, many slices per rollout,
 validation on a held-out tail of the train split). The agent is SPEC §5's preset
@@ -13,9 +13,8 @@ with our myopic defaults (`MYOPIC_AGENT`: γ 0, actions that spend exactly B);
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from difsched_jax.agents.dql import RANKING_CRITICS, DQLConfig
 from difsched_jax.config import get_env_config, get_experiment_config
@@ -73,7 +72,7 @@ class DQLRunConfig:
     # its shards, `offline_refresh` new rows (default: the rows an episode samples) per episode
     offline_capacity: int = 1_000_000
     offline_refresh: int | None = None
-    agent: dict = field(default_factory=dict)  # DQLConfig fields
+    agent: DQLConfig | None = None  # filled in by `make_run_config`; a dict is read as one
 
     def __post_init__(self):
         get_experiment_config(self.exp_config)
@@ -106,7 +105,12 @@ class DQLRunConfig:
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        object.__setattr__(self, "agent", json.loads(json.dumps(dict(self.agent))))
+        if isinstance(self.agent, dict):  # config.json: the same frozen DQLConfig again
+            object.__setattr__(
+                self, "agent", DQLConfig.from_dict(self.agent) if self.agent else None
+            )
+        elif self.agent is not None and not isinstance(self.agent, DQLConfig):
+            raise ValueError(f"DQLRunConfig.agent must be a DQLConfig, got {type(self.agent)}")
 
     @property
     def env_config(self):
@@ -127,10 +131,13 @@ class DQLRunConfig:
         """New offline rows streamed in per episode (default: the rows it samples)."""
         if self.offline_refresh is not None:
             return self.offline_refresh
-        return self.updates_per_episode * int(self.agent.get("batch_size", 100))
+        batch = self.agent.batch_size if self.agent is not None else 100
+        return self.updates_per_episode * batch
 
     def agent_config(self) -> DQLConfig:
-        return DQLConfig.from_dict(self.agent)
+        if self.agent is None:
+            raise ValueError("DQLRunConfig.agent is unset: build run configs with make_run_config")
+        return self.agent
 
     def offline_share(self, episode: int) -> float:
         """Offline share of the hybrid batch in `episode` (0-based): 1.0 → final."""
@@ -198,14 +205,10 @@ def make_run_config(
     if unknown:
         raise ValueError(f"unknown agent settings {sorted(unknown)}; see DQLConfig")
     cfg = preset(env.num_users, **{**base, **overrides})
-    return dataclasses.replace(run, agent=cfg.to_dict())
+    return dataclasses.replace(run, agent=cfg)
 
 
 def load_run_config(run_dir: str) -> DQLRunConfig:
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        raise ValueError(f"{run_dir}: no config.json (not a `difsched train` run folder)")
-    with open(path) as f:
-        d = json.load(f)
-    d.pop("env", None)
-    return DQLRunConfig(**d)
+    from difsched_jax.train.run_folder import read_config
+
+    return DQLRunConfig(**read_config(run_dir, "train"))

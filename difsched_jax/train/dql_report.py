@@ -1,27 +1,8 @@
-"""Metrics rows (JSONL) and training curves of a Diffusion-QL run."""
+"""Training curves of a Diffusion-QL run (from its metrics rows)."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-
-
-def read_rows(path: str, max_episode: int) -> list[dict]:
-    """Rows of episodes ≤ `max_episode` (a resumed run drops what came after its checkpoint)."""
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [r for r in rows if r["episode"] <= max_episode]
-
-
-def write_rows(path: str, rows: list[dict]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
 
 
 def plot_curves(rows: list[dict], path: str, title: str, baselines: dict | None = None) -> str:

@@ -32,6 +32,7 @@ from difsched_jax.config import EnvConfig, get_env_config
 from difsched_jax.env import make_env_for, rollout
 from difsched_jax.env.build import split_params
 from difsched_jax.traffic import ALIGNMENTS
+from difsched_jax.train import run_folder
 from difsched_jax.train.checkpoint import BestLatest
 
 ALGOS = {"ppo": (ppo, ppo.PPOConfig), "sac": (sac, sac.SACConfig)}
@@ -52,7 +53,7 @@ class RunConfig:
     val_slices: int = 64
     val_windows: int = 100
     chunk_steps: int = 10_000  # env steps per jitted chunk (one metrics row, one checkpoint)
-    agent: dict = field(default_factory=dict)  # fields of PPOConfig / SACConfig
+    agent: object = None  # the algo's frozen PPOConfig / SACConfig (a dict is read as one)
     env_override: dict = field(default_factory=dict)  # EnvConfig fields replaced (small tests)
 
     def __post_init__(self):
@@ -62,7 +63,11 @@ class RunConfig:
         if self.alignment not in ALIGNMENTS:
             raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {self.alignment!r}")
         # JSON-normal form (tuples -> lists), so a config read back compares equal
-        object.__setattr__(self, "agent", json.loads(json.dumps(dict(self.agent))))
+        cls = ALGOS[self.algo][1]
+        if self.agent is None or isinstance(self.agent, dict):
+            object.__setattr__(self, "agent", cls(**(self.agent or {})))
+        elif not isinstance(self.agent, cls):
+            raise ValueError(f"RunConfig.agent must be a {cls.__name__}, got {type(self.agent)}")
         object.__setattr__(self, "env_override", json.loads(json.dumps(dict(self.env_override))))
         for name in ("steps", "episode_len", "val_slices", "val_windows", "chunk_steps"):
             v = getattr(self, name)
@@ -74,7 +79,10 @@ class RunConfig:
         return get_env_config(self.env_config).replace(**self.env_override)
 
     def agent_config(self):
-        return ALGOS[self.algo][1](**self.agent)
+        return self.agent
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def make_run_config(algo: str, env_config: int, slices: int | None = None, **kw) -> RunConfig:
@@ -91,17 +99,11 @@ def make_run_config(algo: str, env_config: int, slices: int | None = None, **kw)
     if algo == "ppo" and "lr_decay_updates" not in agent:
         iters = -(-run.steps // cfg.steps_per_iter)
         cfg = dataclasses.replace(cfg, lr_decay_updates=iters * cfg.epochs * cfg.minibatches)
-    return dataclasses.replace(run, agent=dataclasses.asdict(cfg))
+    return dataclasses.replace(run, agent=cfg)
 
 
 def load_run_config(run_dir: str) -> RunConfig:
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        raise ValueError(f"{run_dir}: no config.json (not a train-drl run folder)")
-    with open(path) as f:
-        d = json.load(f)
-    d.pop("env", None)
-    return RunConfig(**d)
+    return RunConfig(**run_folder.read_config(run_dir, "train-drl"))
 
 
 def _envs(run: RunConfig, env_cfg: EnvConfig):
@@ -124,20 +126,6 @@ def _validate(policy, pparams, val_params, spec, run: RunConfig) -> float:
     key = jax.random.fold_in(jax.random.key(run.seed), 7)
     rec = rollout(policy, pparams, val_params, spec, key, run.val_slices, run.val_windows)
     return float(np.asarray(rec.loss, np.float64).mean())
-
-
-def _read_rows(path: str, max_iteration: int) -> list[dict]:
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [r for r in rows if r["iteration"] <= max_iteration]
-
-
-def _write_rows(path: str, rows: list[dict]) -> None:
-    with open(path, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
 
 
 def plot_curve(rows: list[dict], path: str, title: str, equal_val: float | None = None) -> None:
@@ -175,17 +163,7 @@ def train(
     module, _ = ALGOS[run.algo]
     cfg = run.agent_config()
     env_cfg = run.env()
-    cfg_path = os.path.join(out, "config.json")
-    ckpt = BestLatest(os.path.join(out, "ckpt"))
-    if resume:
-        saved = load_run_config(out)
-        if saved != run:
-            raise ValueError(f"{out}: --resume needs the saved run's settings ({cfg_path})")
-    elif ckpt.step("latest") is not None:
-        raise ValueError(f"{out} already holds a run; pass --resume or choose another --out")
-    os.makedirs(out, exist_ok=True)
-    with open(cfg_path, "w") as f:
-        json.dump({**dataclasses.asdict(run), "env": env_cfg.to_dict()}, f, indent=2)
+    ckpt = run_folder.open_run(out, run, resume, load_run_config, env_cfg.to_dict())
 
     spec, train_params, val_params = _envs(run, env_cfg)
     policy = DeterministicPolicy(cfg.actor_spec(env_cfg.num_users, env_cfg.window))
@@ -195,7 +173,7 @@ def train(
         state, meta = ckpt.restore("latest", state)
         best_val = meta["best_val_loss"]
     done_iters = int(state.iteration)
-    rows = _read_rows(os.path.join(out, "metrics.jsonl"), done_iters)
+    rows = run_folder.read_rows(out, "iteration", done_iters)
     hp = heuristics.heuristic_params(env_cfg.budget)
     equal_val = _validate(heuristics.equal_share, hp, val_params, spec, run)
     random_val = _validate(heuristics.random_policy, hp, val_params, spec, run)
@@ -234,7 +212,7 @@ def train(
             ckpt.save("best", done_iters, {"actor": state.actor}, {"val_loss": val, **row})
         ckpt.save("latest", done_iters, state, {"best_val_loss": best_val, **row})
         rows.append(row)
-        _write_rows(os.path.join(out, "metrics.jsonl"), rows)
+        run_folder.write_rows(out, rows)
         bar.update(n * cfg.steps_per_iter)
         bar.set_postfix(train=f"{row['train_loss']:.3f}", val=f"{val:.3f}", best=f"{best_val:.3f}")
     bar.close()
@@ -243,25 +221,25 @@ def train(
     if rows:
         plot_curve(rows, os.path.join(out, "curve.png"), title, equal_val)
     steady = [r for r in rows if not r["compiled"]]
-    summary = {
-        "algo": run.algo,
-        "env_config": run.env_config,
-        "env_steps": done_iters * cfg.steps_per_iter,
-        "final_val_loss": rows[-1]["val_loss"] if rows else None,
-        "best_val_loss": best_val,
-        "equal_share_val_loss": equal_val,
-        "random_val_loss": random_val,
-        "train_seconds": sum(r["chunk_seconds"] for r in rows),
-        "steady_steps_per_s": (
-            sum(r["chunk_seconds"] * r["steps_per_s"] for r in steady)
-            / sum(r["chunk_seconds"] for r in steady)
-            if steady
-            else None
-        ),
-    }
-    with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    return summary
+    return run_folder.write_summary(
+        out,
+        {
+            "algo": run.algo,
+            "env_config": run.env_config,
+            "env_steps": done_iters * cfg.steps_per_iter,
+            "final_val_loss": rows[-1]["val_loss"] if rows else None,
+            "best_val_loss": best_val,
+            "equal_share_val_loss": equal_val,
+            "random_val_loss": random_val,
+            "train_seconds": sum(r["chunk_seconds"] for r in rows),
+            "steady_steps_per_s": (
+                sum(r["chunk_seconds"] * r["steps_per_s"] for r in steady)
+                / sum(r["chunk_seconds"] for r in steady)
+                if steady
+                else None
+            ),
+        },
+    )
 
 
 def load_policy(run_dir: str):

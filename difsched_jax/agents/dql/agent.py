@@ -7,6 +7,7 @@ goes through `jit`, `lax.scan` and Orbax as one object.
 
 from __future__ import annotations
 
+import functools
 from functools import partial
 
 import jax
@@ -87,6 +88,7 @@ class DQLAgent:
     critic_opt: optax.OptState
     step: jax.Array  # () int32 updates done
     config: DQLConfig = struct.field(pytree_node=False)
+    tx: optax.GradientTransformation = struct.field(pytree_node=False)  # both networks'
 
 
 def lr_schedule(config: DQLConfig):
@@ -95,8 +97,11 @@ def lr_schedule(config: DQLConfig):
     return optax.cosine_decay_schedule(config.lr, config.lr_decay_steps, alpha=0.0)
 
 
+@functools.cache
 def make_optimizer(config: DQLConfig) -> optax.GradientTransformation:
-    """Global-norm clip then Adam (weight decay 0) with cosine lr decay."""
+    """Global-norm clip then Adam (weight decay 0) with cosine lr decay. One object per
+    config: agents built apart from equal configs hold the same `tx` (so jit, which
+    compares static fields, does not retrace)."""
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(lr_schedule(config)))
 
 
@@ -116,6 +121,7 @@ def init_agent(key, config: DQLConfig) -> DQLAgent:
         critic_opt=opt.init(critic),
         step=jnp.int32(0),
         config=config,
+        tx=opt,
     )
 
 
@@ -183,7 +189,7 @@ def update_with_target(agent: DQLAgent, batch: Batch, target, key, bc_batch: Bat
     """One update given the critic target (K, B) of `batch` (see `critic_target`)."""
     cfg = agent.config
     bc_batch = batch if bc_batch is None else bc_batch
-    opt = make_optimizer(cfg)
+    opt = agent.tx
 
     # critic: MSE of both ensembles to the shared target (+ the weighted critic's penalty)
     def critic_loss(params):

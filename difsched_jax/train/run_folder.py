@@ -1,0 +1,78 @@
+"""The run folder both trainers write (`difsched train`, `difsched train-drl`).
+
+    config.json     the run's settings (and the env they resolve to), read back on --resume
+    metrics.jsonl   one row per episode / chunk, rewritten atomically after each
+    summary.json    the final figures
+    ckpt/           Orbax checkpoints in the "latest" and "best" slots
+
+Every file is written to a temporary name then renamed, so a kill leaves the old
+version or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from difsched_jax.train.checkpoint import BestLatest
+
+
+def write_json(path: str, payload) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+def read_config(run_dir: str, command: str) -> dict:
+    """config.json of a `difsched COMMAND` run folder, without the resolved env."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        raise ValueError(f"{run_dir}: no config.json (not a `difsched {command}` run folder)")
+    with open(path) as f:
+        saved = json.load(f)
+    saved.pop("env", None)
+    return saved
+
+
+def open_run(out: str, run, resume: bool, load, env_dict: dict) -> BestLatest:
+    """The checkpoints of run folder `out`, after writing `run`'s config.json.
+
+    `resume`: the folder's saved config (`load(out)`) must equal `run`; otherwise the
+    folder must hold no run yet. `env_dict`: the env config the run resolves to
+    (saved beside the settings for readers; ignored when loading)."""
+    ckpt = BestLatest(os.path.join(out, "ckpt"))
+    if resume:
+        if load(out) != run:
+            cfg_path = os.path.join(out, "config.json")
+            raise ValueError(f"{out}: --resume needs the saved run's settings ({cfg_path})")
+    elif ckpt.step("latest") is not None:
+        raise ValueError(f"{out} already holds a run; pass --resume or choose another --out")
+    os.makedirs(out, exist_ok=True)
+    write_json(os.path.join(out, "config.json"), {**run.to_dict(), "env": env_dict})
+    return ckpt
+
+
+def read_rows(out: str, counter: str, upto: int) -> list[dict]:
+    """Metrics rows whose `counter` (episode, iteration) is at most `upto`: a resumed
+    run drops the rows written after its checkpoint."""
+    path = os.path.join(out, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [r for r in rows if r[counter] <= upto]
+
+
+def write_rows(out: str, rows: list[dict]) -> None:
+    path = os.path.join(out, "metrics.jsonl")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    os.replace(tmp, path)
+
+
+def write_summary(out: str, summary: dict) -> dict:
+    write_json(os.path.join(out, "summary.json"), summary)
+    return summary
