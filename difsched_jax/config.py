@@ -24,7 +24,8 @@ def check_positive_int(label: str, value) -> None:
         raise ValueError(f"{label} must be a positive integer, got {value!r}")
 
 
-def _check_positive(obj, *names: str) -> None:
+def check_positive(obj, *names: str) -> None:
+    """`check_positive_int` on each named field of `obj`, labelled ``Type.field``."""
     for name in names:
         check_positive_int(f"{type(obj).__name__}.{name}", getattr(obj, name))
 
@@ -131,7 +132,7 @@ class SubAgentConfig(_Frozen):
     theta: float = 1e-6
 
     def validate(self) -> None:
-        _check_positive(self, "num_users", "window", "budget", "num_levels", "num_bins")
+        check_positive(self, "num_users", "window", "budget", "num_levels", "num_bins")
         _check_flow(self)
         _check_sigmoid(self)
         if self.num_bins > self.window + 1:
@@ -174,7 +175,7 @@ class SliceConfig(_Frozen):
         super().__post_init__()
 
     def validate(self) -> None:
-        _check_positive(self, "num_users", "budget", "window", "r_bar", "num_bins")
+        check_positive(self, "num_users", "budget", "window", "r_bar", "num_bins")
         _check_flow(self)
         _check_sigmoid(self)
         _check_user_map(self)

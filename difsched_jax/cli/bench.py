@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 from difsched_jax.cli.common import add_traffic_dir
 from difsched_jax.cli.types import InFile, Names, OutDir
 
+# the suite lives beside its scripts, in the repository's benchmarks/ folder
+SUITE = Path(__file__).resolve().parents[2] / "benchmarks" / "suite.py"
+
+
+def load_suite():
+    """benchmarks/suite.py as a module (the suite runs from a clone of the repository)."""
+    if not SUITE.is_file():
+        raise ValueError(
+            f"no benchmark suite at {SUITE}: run `difsched bench` from a clone of the repository"
+        )
+    spec = importlib.util.spec_from_file_location("difsched_benchmarks_suite", SUITE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 def add(sub) -> None:
-    from difsched_jax.bench_suite import SCRIPTS
-
+    scripts = sorted(load_suite().SCRIPTS) if SUITE.is_file() else []
     p = sub.add_parser(
         "bench",
         help="run every benchmark script; write benchmarks.json and BENCHMARKS.md",
@@ -26,7 +43,7 @@ def add(sub) -> None:
     add_traffic_dir(p)
     p.add_argument(
         "--only",
-        type=Names(sorted(SCRIPTS), "benchmark"),
+        type=Names(scripts, "benchmark"),
         default=None,
         help="comma-separated script names, e.g. oracle.py",
     )
@@ -43,7 +60,7 @@ def add(sub) -> None:
 
 
 def run(args) -> int:
-    from difsched_jax import bench_suite
+    bench_suite = load_suite()
 
     if args.report_only:
         payload = bench_suite.write_report(args.out, quick=args.quick, traffic_dir=args.traffic_dir)

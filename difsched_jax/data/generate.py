@@ -21,7 +21,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from difsched_jax.config import SliceConfig
+from difsched_jax.config import SliceConfig, check_positive_int
 from difsched_jax.data import resume as resume_mod
 from difsched_jax.data import schema, sharding
 from difsched_jax.data.writer import ShardWriter, shard_name
@@ -80,9 +80,8 @@ def generate_dataset(
     """
     if not policies:
         raise ValueError("give at least one (act, policy_params) policy (one per sub-agent set)")
-    for name, v in (("num_slices", num_slices), ("num_windows", num_windows)):
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    check_positive_int("num_slices", num_slices)
+    check_positive_int("num_windows", num_windows)
     spec, params = make_env(config, trace, split, obs, episode_len)
     slice_start, slice_stop = sharding.host_share(num_slices, process_index, process_count)
     local = slice_stop - slice_start
@@ -91,8 +90,7 @@ def generate_dataset(
     chunk = chunk_windows or default_chunk_windows(
         local, num_windows, config.num_users, config.window
     )
-    if not isinstance(chunk, int) or chunk <= 0:
-        raise ValueError(f"chunk_windows must be a positive integer, got {chunk!r}")
+    check_positive_int("chunk_windows", chunk)
     chunk = min(chunk, num_windows)
 
     folder = os.fspath(out_dir)

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 
 from difsched_jax.agents.dql import RANKING_CRITICS, DQLConfig
-from difsched_jax.config import get_env_config, get_experiment_config
+from difsched_jax.config import check_positive, get_env_config, get_experiment_config
 from difsched_jax.env.types import OBS_MODES
 from difsched_jax.traffic import ALIGNMENTS
 
@@ -76,10 +76,7 @@ class DQLRunConfig:
 
     def __post_init__(self):
         get_experiment_config(self.exp_config)
-        for name in _POSITIVE:
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"DQLRunConfig.{name} must be a positive integer, got {v!r}")
+        check_positive(self, *_POSITIVE)
         for name in ("bc", "online_phase", "executed_action"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(

@@ -28,7 +28,7 @@ import numpy as np
 from difsched_jax.agents import heuristics
 from difsched_jax.agents.drl import ppo, sac
 from difsched_jax.agents.drl.policy import DeterministicPolicy, policy_params
-from difsched_jax.config import EnvConfig, get_env_config
+from difsched_jax.config import EnvConfig, check_positive, get_env_config
 from difsched_jax.env import make_env_for, rollout
 from difsched_jax.env.build import split_params
 from difsched_jax.traffic import ALIGNMENTS
@@ -69,10 +69,7 @@ class RunConfig:
         elif not isinstance(self.agent, cls):
             raise ValueError(f"RunConfig.agent must be a {cls.__name__}, got {type(self.agent)}")
         object.__setattr__(self, "env_override", json.loads(json.dumps(dict(self.env_override))))
-        for name in ("steps", "episode_len", "val_slices", "val_windows", "chunk_steps"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v <= 0:
-                raise ValueError(f"RunConfig.{name} must be a positive integer, got {v!r}")
+        check_positive(self, "steps", "episode_len", "val_slices", "val_windows", "chunk_steps")
 
     def env(self) -> EnvConfig:
         """The env config trained on: the registry's, with `env_override` applied."""

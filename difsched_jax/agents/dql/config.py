@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from difsched_jax.config import check_positive
+
 MATMUL_DTYPES = ("float32", "bfloat16")
 NETWORKS = ("mlp", "equivariant")
 CRITIC_STRUCTURES = ("additive", "weighted")
@@ -83,22 +85,11 @@ class DQLConfig:
 
     def __post_init__(self):
         name = type(self).__name__
-        for f in (
-            "state_dim",
-            "action_dim",
-            "window",
-            "num_steps",
-            "t_dim",
-            "hidden",
-            "user_hidden",
-        ):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name}.{f} must be a positive integer, got {v!r}")
-        for f in ("num_critics", "batch_size", "max_q_samples", "ema_period"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name}.{f} must be a positive integer, got {v!r}")
+        check_positive(
+            self,
+            *("state_dim", "action_dim", "window", "num_steps", "t_dim", "hidden", "user_hidden"),
+            *("num_critics", "batch_size", "max_q_samples", "ema_period"),
+        )
         if self.num_critics < 2:
             raise ValueError(
                 f"{name}.num_critics must be ≥ 2 (the LCB uses a std), got {self.num_critics}"

@@ -24,6 +24,7 @@ from difsched_jax.agents.drl import distributions as dist
 from difsched_jax.agents.drl.networks import ValueCritic, check_net
 from difsched_jax.agents.drl.policy import ActorSpec
 from difsched_jax.agents.drl.vec_env import observe, reset_slices, step_slices
+from difsched_jax.config import check_positive
 from difsched_jax.env import EnvParams, EnvSpec, EnvState
 
 
@@ -49,10 +50,7 @@ class PPOConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))
-        for name in ("num_slices", "rollout_len", "epochs", "minibatches"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v <= 0:
-                raise ValueError(f"PPOConfig.{name} must be a positive integer, got {v!r}")
+        check_positive(self, "num_slices", "rollout_len", "epochs", "minibatches")
         if (self.num_slices * self.rollout_len) % self.minibatches:
             raise ValueError(
                 f"PPOConfig: num_slices*rollout_len ({self.num_slices * self.rollout_len}) must "

@@ -25,6 +25,7 @@ from difsched_jax.agents.drl import distributions as dist
 from difsched_jax.agents.drl.networks import TwinQ, check_net
 from difsched_jax.agents.drl.policy import ActorSpec
 from difsched_jax.agents.drl.vec_env import observe, reset_slices, step_slices
+from difsched_jax.config import check_positive
 from difsched_jax.env import EnvParams, EnvSpec, EnvState
 
 
@@ -52,10 +53,7 @@ class SACConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))
-        for name in ("num_slices", "updates_per_step", "batch_size", "buffer_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v <= 0:
-                raise ValueError(f"SACConfig.{name} must be a positive integer, got {v!r}")
+        check_positive(self, "num_slices", "updates_per_step", "batch_size", "buffer_size")
         if self.buffer_size % self.num_slices:
             raise ValueError(
                 f"SACConfig.buffer_size ({self.buffer_size}) must be a multiple of "

@@ -41,13 +41,8 @@ TAKES_TRAFFIC_DIR = {
 
 
 def benchmarks_dir() -> Path:
-    """The repository's benchmarks/ folder (the suite runs from a checkout)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks"
-    if not path.is_dir():
-        raise ValueError(
-            f"no benchmarks/ folder at {path}: run `difsched bench` from a clone of the repository"
-        )
-    return path
+    """The folder of this suite and its scripts."""
+    return Path(__file__).resolve().parent
 
 
 def machine() -> dict:
