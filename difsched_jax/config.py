@@ -13,7 +13,11 @@ import dataclasses
 from dataclasses import dataclass
 
 FLOWS = ("thumb_fr", "thumb_bk")
-TRAFFIC_TYPES = ("trace", "markov")
+# traffic model name -> its module (`env.traffic_models`); a new model is one line here
+TRAFFIC_MODELS = {
+    "trace": "difsched_jax.env.traffic_models.trace",
+    "markov": "difsched_jax.env.traffic_models.markov",
+}
 EXPANDED_SIGMOID_K = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
@@ -22,6 +26,11 @@ def check_positive_int(label: str, value) -> None:
     `value` is an int > 0 (a bool is refused)."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{label} must be a positive integer, got {value!r}")
+
+
+def check_traffic(owner: str, name: str) -> None:
+    if name not in TRAFFIC_MODELS:
+        raise ValueError(f"{owner}.traffic must be one of {tuple(TRAFFIC_MODELS)}, got {name!r}")
 
 
 def check_positive(obj, *names: str) -> None:
@@ -179,10 +188,7 @@ class SliceConfig(_Frozen):
         _check_flow(self)
         _check_sigmoid(self)
         _check_user_map(self)
-        if self.traffic not in TRAFFIC_TYPES:
-            raise ValueError(
-                f"{type(self).__name__}.traffic must be one of {TRAFFIC_TYPES}, got {self.traffic!r}"
-            )
+        check_traffic(type(self).__name__, self.traffic)
         for agent_set in self.sub_agents:
             if len(agent_set) != len(self.user_map):
                 raise ValueError(

@@ -7,9 +7,9 @@ import numpy as np
 
 from difsched_jax.config import SliceConfig
 from difsched_jax.env.binomial import build_loss_tables
+from difsched_jax.env.traffic_models import traffic_model
 from difsched_jax.env.types import OBS_MODES, EnvParams, EnvSpec
 from difsched_jax.traffic import load_trace
-from difsched_jax.traffic.markov import transition_cdf
 from difsched_jax.traffic.trace import Trace
 
 
@@ -43,11 +43,7 @@ def make_env(
         sigmoid_k=jnp.asarray(k, jnp.float32),
         sigmoid_s=jnp.asarray(s, jnp.float32),
         budget=jnp.asarray(config.budget, jnp.int32),
-        markov_cdf=(
-            jnp.asarray(transition_cdf(actual, config.window))
-            if config.traffic == "markov"
-            else None
-        ),
+        traffic_params=traffic_model(config.traffic).build(actual, config.window),
     )
     return spec, with_loss_tables(params, spec)
 

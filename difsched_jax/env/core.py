@@ -26,7 +26,8 @@ from difsched_jax.env.channel import (
     success_prob,
 )
 from difsched_jax.env.prng import split_words, uniform_ints
-from difsched_jax.env.sampling import lost_packets, markov_next_words
+from difsched_jax.env.sampling import lost_packets
+from difsched_jax.env.traffic_models import traffic_model
 from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
 
 
@@ -39,7 +40,7 @@ def reset(key: jax.Array, params: EnvParams, spec: EnvSpec) -> tuple[jax.Array, 
     start = uniform_ints(words[:, :n], length - 1)  # (N,) in [0, T-2]
     cursors = ((start + 1) % length).astype(jnp.int32)
     counts = params.actual[cursors]
-    obs = params.observed[cursors] if spec.traffic == "trace" else counts
+    obs = traffic_model(spec.traffic).observe(cursors, counts, params)
     channel = uniform_ints(words[:, n], params.sigmoid_k.shape[0])
     state = EnvState(
         cursors=cursors, counts=counts, obs=obs, channel=channel, t=jnp.zeros((), jnp.int32)
@@ -66,23 +67,15 @@ def window_loss(
     return loss, empty
 
 
-def _advance_traffic(words: jax.Array, state: EnvState, params: EnvParams, spec: EnvSpec):
-    if spec.traffic == "markov":
-        counts = markov_next_words(words, state.counts, params.markov_cdf)
-        return state.cursors, counts, counts
-    cursors = (state.cursors + 1) % params.actual.shape[0]
-    return cursors, params.actual[cursors], params.observed[cursors]
-
-
 def draw_words(
     key: jax.Array, spec: EnvSpec, materialize: bool = True
 ) -> tuple[jax.Array, jax.Array]:
     """One hash pass per window: (reset key, random words). The words are the
     budget order (N), two per loss draw (2N), the next channel (1) and the
-    markov step (N, markov traffic only). `materialize`: hash once, not inside
+    traffic model's (N · WORDS_PER_USER). `materialize`: hash once, not inside
     each consumer's fusion (see `threefry2x32`). Same words either way."""
     n = spec.num_users
-    num_words = 3 * n + 1 + (n if spec.traffic == "markov" else 0)
+    num_words = 3 * n + 1 + n * traffic_model(spec.traffic).WORDS_PER_USER
     reset_keys, words = split_words(key, 1, num_words, materialize)
     return reset_keys[0], words
 
@@ -95,7 +88,8 @@ def finish(
     loss_words = words[n : 3 * n].reshape(2, n)
     loss, empty = window_loss(loss_words, state.counts, granted, state.channel, params)
     channel = (words[3 * n] % params.sigmoid_k.shape[0]).astype(jnp.int32)  # bias < 2^-29
-    cursors, counts, obs = _advance_traffic(words[3 * n + 1 :], state, params, spec)
+    model = traffic_model(spec.traffic)
+    cursors, counts, obs = model.advance(words[3 * n + 1 :], state, params)
     t = state.t + 1
     done = t >= spec.episode_len
     next_state = EnvState(cursors=cursors, counts=counts, obs=obs, channel=channel, t=t)

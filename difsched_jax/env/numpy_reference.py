@@ -1,5 +1,7 @@
 """Plain NumPy reference of SPEC §1: the oracle of the parity tests and the
-benchmarks' baselines. Deliberately independent of the JAX code paths.
+benchmarks' baselines. Deliberately independent of the JAX code paths: each
+traffic model's NumPy step (`numpy_advance`) sits beside its JAX one in
+`env/traffic_models`, written with NumPy alone.
 
 `ReferenceSlice` steps one slice slot by slot in Python loops, as the reference
 system does (a Bernoulli draw per packet, a Python loop for the random-order
@@ -13,6 +15,8 @@ markov users on never-seen counts stay put, auto-reset after `episode_len`.
 from __future__ import annotations
 
 import numpy as np
+
+from difsched_jax.env.traffic_models import traffic_model
 
 
 def sanitize_np(r, budget: float) -> np.ndarray:
@@ -48,15 +52,11 @@ def budget_rule_np(r, budget: float, rng: np.random.Generator | None, order=None
     return granted
 
 
-def markov_probs_from_cdf(cdf) -> np.ndarray:
-    """(L+1, L+1) transition probabilities from row CDFs (as in EnvParams.markov_cdf)."""
-    cdf = np.asarray(cdf, np.float64)
-    return np.diff(cdf, axis=1, prepend=0.0)
-
-
 def reference_args(params, spec) -> dict:
     """`ReferenceSlice` keyword arguments (less seed) of JAX `EnvParams`/`EnvSpec`."""
-    markov = None if params.markov_cdf is None else markov_probs_from_cdf(params.markov_cdf)
+    import jax
+
+    model_params = jax.tree.map(np.asarray, params.traffic_params)
     return {
         "actual": np.asarray(params.actual),
         "observed": np.asarray(params.observed),
@@ -67,7 +67,7 @@ def reference_args(params, spec) -> dict:
         "window": spec.window,
         "episode_len": spec.episode_len,
         "traffic": spec.traffic,
-        "markov_probs": markov,
+        "traffic_params": model_params,
     }
 
 
@@ -85,7 +85,7 @@ class ReferenceSlice:
         window: int = 200,
         episode_len: int = 1000,
         traffic: str = "trace",
-        markov_probs=None,
+        traffic_params=None,
         seed: int = 0,
     ):
         self.actual = np.asarray(actual, np.int64)
@@ -93,7 +93,7 @@ class ReferenceSlice:
         self.curve = success_curve_np(sigmoid_k, sigmoid_s, budget)  # (P, B)
         self.budget, self.num_users, self.window = int(budget), int(num_users), int(window)
         self.episode_len, self.traffic = int(episode_len), traffic
-        self.markov_probs = None if markov_probs is None else np.asarray(markov_probs, np.float64)
+        self.model, self.traffic_params = traffic_model(traffic), traffic_params
         self.rng = np.random.default_rng(seed)
         self.reset()
 
@@ -106,7 +106,7 @@ class ReferenceSlice:
         """Put the slice in a given state (counts default to the trace at the cursors)."""
         self.cursors = np.asarray(cursors, np.int64).copy()
         self.counts = self.actual[self.cursors] if counts is None else np.asarray(counts).copy()
-        self.obs = self.observed[self.cursors] if self.traffic == "trace" else self.counts.copy()
+        self.obs = self.model.numpy_observe(self.cursors, self.counts, self.observed)
         self.channel, self.t = int(channel), int(t)
         return self.obs
 
@@ -125,17 +125,9 @@ class ReferenceSlice:
         return lost
 
     def _next_counts(self) -> None:
-        if self.traffic == "markov":
-            nxt = self.counts.copy()
-            for i, c in enumerate(self.counts):
-                row = self.markov_probs[c]
-                if row.sum() > 0:  # never-seen count: stay put
-                    nxt[i] = self.rng.choice(row.shape[0], p=row / row.sum())
-            self.counts, self.obs = nxt, nxt.copy()
-        else:
-            self.cursors = (self.cursors + 1) % self.actual.shape[0]
-            self.counts = self.actual[self.cursors]
-            self.obs = self.observed[self.cursors]
+        self.cursors, self.counts, self.obs = self.model.numpy_advance(
+            self.rng, self.cursors, self.counts, self.actual, self.observed, self.traffic_params
+        )
 
     def step(self, r) -> tuple[np.ndarray, float, bool, dict]:
         """(obs, reward, done, info) for the allocation r (N,) in resource blocks."""
@@ -164,8 +156,6 @@ class VectorizedSlices:
         self.base = ReferenceSlice(**ref_args, seed=seed)  # parameters and helpers
         self.num_slices = int(num_slices)
         self.rng = np.random.default_rng(seed)
-        if self.base.markov_probs is not None:
-            self.markov_cdf = np.cumsum(self.base.markov_probs, axis=1)
         self.reset()
 
     def _reset_rows(self, rows: np.ndarray) -> None:
@@ -174,9 +164,7 @@ class VectorizedSlices:
         start = self.rng.integers(0, length - 1, size=(rows.shape[0], b.num_users))
         self.cursors[rows] = (start + 1) % length
         self.counts[rows] = b.actual[self.cursors[rows]]
-        self.obs[rows] = (
-            b.observed[self.cursors[rows]] if b.traffic == "trace" else self.counts[rows]
-        )
+        self.obs[rows] = b.model.numpy_observe(self.cursors[rows], self.counts[rows], b.observed)
         self.channel[rows] = self.rng.integers(b.curve.shape[0], size=rows.shape[0])
         self.t[rows] = 0
 
@@ -213,14 +201,9 @@ class VectorizedSlices:
         total = actual.sum(axis=1)
         lost = self.rng.binomial(actual, 1.0 - p).sum(axis=1)
         loss = np.where(total > 0, lost / np.maximum(total, 1), 0.0)
-        if b.traffic == "markov":
-            u = self.rng.random(actual.shape)[..., None]
-            nxt = np.minimum((self.markov_cdf[actual] <= u).sum(axis=-1), b.window)
-            self.counts = np.where(self.markov_cdf[actual, -1] > 0, nxt, actual)
-            self.obs = self.counts.copy()
-        else:
-            self.cursors = (self.cursors + 1) % b.actual.shape[0]
-            self.counts, self.obs = b.actual[self.cursors], b.observed[self.cursors]
+        self.cursors, self.counts, self.obs = b.model.numpy_advance(
+            self.rng, self.cursors, actual, b.actual, b.observed, b.traffic_params
+        )
         self.channel = self.rng.integers(b.curve.shape[0], size=self.num_slices)
         self.t = self.t + 1
         done = self.t >= b.episode_len

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import jax
 from flax import struct
 
-from difsched_jax.config import TRAFFIC_TYPES, check_positive_int
+from difsched_jax.config import check_positive_int, check_traffic
 from difsched_jax.env.binomial import LossTables
 
 OBS_MODES = ("predicted", "perfect")
@@ -25,15 +25,12 @@ class EnvSpec:
     num_users: int
     window: int = 200  # L: slots per window, the most packets a user can send
     episode_len: int = 1000  # windows per episode; auto-reset after
-    traffic: str = "trace"  # "trace" (cursors into a trace) or "markov"
+    traffic: str = "trace"  # a `config.TRAFFIC_MODELS` name: "trace" (cursors) or "markov"
 
     def __post_init__(self):
         for name in ("num_users", "window", "episode_len"):
             check_positive_int(f"EnvSpec.{name}", getattr(self, name))
-        if self.traffic not in TRAFFIC_TYPES:
-            raise ValueError(
-                f"EnvSpec.traffic must be one of {TRAFFIC_TYPES}, got {self.traffic!r}"
-            )
+        check_traffic("EnvSpec", self.traffic)
 
 
 @struct.dataclass
@@ -45,7 +42,8 @@ class EnvParams:
     sigmoid_k: jax.Array  # (P,) float32 channel pairs, one drawn per window
     sigmoid_s: jax.Array  # (P,) float32
     budget: jax.Array  # () int32 resource blocks B
-    markov_cdf: jax.Array | None = None  # (L+1, L+1) float32 row CDFs, "markov" traffic only
+    # the traffic model's own (`traffic_models.MODEL.build`): markov's (L+1, L+1) row CDFs
+    traffic_params: object = None
     # Derived from (sigmoid pairs, budget, window) by `make_env`: rebuild with
     # `build_loss_tables` after changing any of them. None: the step falls back
     # to jax.random.binomial (same distribution, other draws, ~10x slower on CPU).
