@@ -199,7 +199,7 @@ def test_critic_target_options(agent):
 def test_batch_from_env():
     obs = jnp.array([[[0, 100, 200]]])  # (T=1, S=1, N=3) counts
     r = jnp.array([[[0.0, 10.0, 20.0]]])  # resource blocks, B = 20
-    b = batch_from_env(obs, r, jnp.array([[0.25]]), obs, jnp.array([[True]]), 200, 20.0)
+    b = batch_from_env(obs, r, jnp.array([[0.75]]), obs, jnp.array([[True]]), 200, 20.0)
     np.testing.assert_allclose(b.obs, [[-1.0, 0.0, 1.0]])
     np.testing.assert_allclose(b.action, [[-1.0, 0.0, 1.0]])
     np.testing.assert_allclose(b.reward, [0.75])

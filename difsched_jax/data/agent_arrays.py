@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from difsched_jax.data.loader import OfflineDataset
+from difsched_jax.env.core import loss_to_reward
 
 AGENT_FIELDS = ("obs", "action", "granted", "loss", "next_obs", "done")
 
@@ -39,7 +40,7 @@ def agent_arrays_from(data: dict, budget: float, window: int) -> dict[str, np.nd
         "state": obs.astype(np.float32) * scale - np.float32(1.0),
         "action": action,
         "granted": to_action(data["granted"]) if "granted" in data else action,
-        "reward": (np.float32(1.0) - np.asarray(data["loss"], np.float32)).reshape(-1),
+        "reward": loss_to_reward(np.asarray(data["loss"], np.float32)).reshape(-1),
         "next_state": next_obs.astype(np.float32) * scale - np.float32(1.0),
         "done": np.asarray(data["done"]).reshape(-1).astype(np.float32),
     }

@@ -112,8 +112,3 @@ def allocation_to_action(r, budget):
     return jnp.clip(
         2.0 * jnp.asarray(r, jnp.float32) / jnp.asarray(budget, jnp.float32) - 1.0, -1.0, 1.0
     )
-
-
-def loss_to_reward(loss):
-    """Agent reward = 1 - loss."""
-    return 1.0 - loss

@@ -31,6 +31,13 @@ from difsched_jax.env.traffic_models import traffic_model
 from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
 
 
+def loss_to_reward(loss):
+    """The reward, 1 - loss: the one definition. The step records it (`Transition.reward`);
+    datasets store the loss, and their agent arrays and the NumPy reference call this too.
+    Keeps the dtype (float32 in, float32 out) for NumPy and JAX arrays alike."""
+    return 1 - loss
+
+
 def reset(key: jax.Array, params: EnvParams, spec: EnvSpec) -> tuple[jax.Array, EnvState]:
     """Cursors uniform in [0, T-2]; the first state is the entry after the cursor."""
     n = spec.num_users
@@ -100,7 +107,7 @@ def finish(
         "actual": state.counts,  # (N,) actual packets this window
         "next_obs": obs,  # (N,) observation of the next window (before any reset)
     }
-    return next_state, (1.0 - loss).astype(jnp.float32), done, info
+    return next_state, loss_to_reward(loss).astype(jnp.float32), done, info
 
 
 def advance(

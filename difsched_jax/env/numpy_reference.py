@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from difsched_jax.env.core import loss_to_reward
 from difsched_jax.env.traffic_models import traffic_model
 
 
@@ -145,7 +146,7 @@ class ReferenceSlice:
         info["next_obs"] = self.obs.copy()
         if done:
             self.reset()
-        return self.obs, 1.0 - loss, done, info
+        return self.obs, loss_to_reward(loss), done, info
 
 
 class VectorizedSlices:
@@ -211,4 +212,4 @@ class VectorizedSlices:
         info["next_obs"] = self.obs.copy()
         if done.any():
             self._reset_rows(np.flatnonzero(done))
-        return self.obs, 1.0 - loss, done, info
+        return self.obs, loss_to_reward(loss), done, info

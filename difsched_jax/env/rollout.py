@@ -30,6 +30,7 @@ class Transition:
     action: jax.Array  # (..., N) float32 requested allocation r
     granted: jax.Array  # (..., N) float32 allocation after the budget rule
     loss: jax.Array  # (...,) float32 packet-loss rate
+    reward: jax.Array  # (...,) float32 the env's reward (`env.core.reward_of` the loss)
     next_obs: jax.Array  # (..., N) int32 observation of the next window
     actual: jax.Array  # (..., N) int32 actual counts
     empty: jax.Array  # (...,) bool nobody sent (loss 0)
@@ -64,14 +65,47 @@ def init_carry(
     return RolloutCarry(state=state, key=split[:, 1])
 
 
-def _start_window(
-    policy: Policy, policy_params, params: EnvParams, spec: EnvSpec, state, k_act, k_step
-):
-    """One slice: the policy's allocation and the window's random words."""
-    r = jnp.asarray(policy(policy_params, k_act, state.obs), jnp.float32)  # (N,)
+def _start_window(params: EnvParams, spec: EnvSpec, r, k_step):
+    """One slice: the window's random words and the sanitised request r (N,)."""
     k_reset, words = draw_words(k_step, spec)  # materialised: several consumers below
     requested = sanitize_allocation(r, params.budget)  # (N,)
-    return k_reset, words, r, requested, over_budget(requested, params.budget)
+    return k_reset, words, requested, over_budget(requested, params.budget)
+
+
+def step_window(
+    state: EnvState, k_step: jax.Array, r: jax.Array, params: EnvParams, spec: EnvSpec
+) -> tuple[EnvState, Transition]:
+    """Every slice one window with the allocations r (S, N) and per-slice keys k_step (S,):
+    the new (auto-reset) states and the window's record (leading axis S).
+
+    Same results as a vmapped `step` per slice, but the budget rule and the reset
+    are computed only when some slice is over budget or ends its episode. The one
+    step path: `run_windows` calls it with a policy's r, the deep-RL learners with theirs.
+    """
+    r = jnp.asarray(r, jnp.float32)
+    k_reset, words, requested, over = jax.vmap(partial(_start_window, params, spec))(r, k_step)
+    granted = enforce_budget_batch(words, requested, params.budget, over)  # (S, N)
+    end = jax.vmap(finish, in_axes=(0, 0, 0, None, None))
+    next_state, reward, done, info = end(words, state, granted, params, spec)
+    reset_all = jax.vmap(lambda k: reset(k, params, spec)[1])
+    next_state = jax.lax.cond(
+        jnp.any(done),
+        lambda: select_state(done, reset_all(k_reset), next_state),
+        lambda: next_state,
+    )
+    record = Transition(
+        obs=state.obs,
+        action=r,
+        granted=granted,
+        loss=info["loss"],
+        reward=reward,
+        next_obs=info["next_obs"],
+        actual=info["actual"],
+        empty=info["empty"],
+        episode_start=state.t == 0,
+        done=done,
+    )
+    return next_state, record
 
 
 def run_windows(
@@ -85,33 +119,14 @@ def run_windows(
     """Advance every slice `num_windows` windows. Returns the new carry and a
     Transition with leading axes (num_windows, S). Jit it with policy/spec/num_windows static.
 
-    Same results as a vmapped `step` per slice (with the key split into
-    next/policy/step keys), but the budget rule and the reset are computed only
-    in windows in which some slice is over budget or ends its episode.
+    Each window: per-slice keys split into next/policy/step keys, the policy's
+    allocation per slice, then `step_window`.
     """
-    start = jax.vmap(partial(_start_window, policy, policy_params, params, spec))
-    end = jax.vmap(finish, in_axes=(0, 0, 0, None, None))
-    reset_all = jax.vmap(lambda k: reset(k, params, spec)[1])
+    act = jax.vmap(lambda k, obs: jnp.asarray(policy(policy_params, k, obs), jnp.float32))
 
     def body(c: RolloutCarry, _):
         key, k_act, k_step = split_keys_batch(c.key, 3)  # per slice: next, policy, step
-        k_reset, words, r, requested, over = start(c.state, k_act, k_step)
-        granted = enforce_budget_batch(words, requested, params.budget, over)  # (S, N)
-        state, _, done, info = end(words, c.state, granted, params, spec)
-        state = jax.lax.cond(
-            jnp.any(done), lambda: select_state(done, reset_all(k_reset), state), lambda: state
-        )
-        record = Transition(
-            obs=c.state.obs,
-            action=r,
-            granted=granted,
-            loss=info["loss"],
-            next_obs=info["next_obs"],
-            actual=info["actual"],
-            empty=info["empty"],
-            episode_start=c.state.t == 0,
-            done=done,
-        )
+        state, record = step_window(c.state, k_step, act(k_act, c.state.obs), params, spec)
         return RolloutCarry(state=state, key=key), record
 
     return jax.lax.scan(body, carry, None, length=num_windows)

@@ -82,7 +82,9 @@ def collect(
     or the requested ones with executed=False."""
     carry, rec = run_windows(policy, policy_params, params, spec, carry, num_windows)
     r = rec.granted if executed else rec.action
-    batch = batch_from_env(rec.obs, r, rec.loss, rec.next_obs, rec.done, spec.window, params.budget)
+    batch = batch_from_env(
+        rec.obs, r, rec.reward, rec.next_obs, rec.done, spec.window, params.budget
+    )
     return carry, batch, rec.loss.mean()
 
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from difsched_jax.env.build import allocation_to_action, loss_to_reward, normalize_obs
+from difsched_jax.env.build import allocation_to_action, normalize_obs
 
 
 @struct.dataclass
@@ -25,13 +25,14 @@ class Batch:
     done: jax.Array  # (B,) float32 1 at an episode end (a time limit here)
 
 
-def batch_from_env(obs_counts, r, loss, next_obs_counts, done, window: int, budget) -> Batch:
-    """Env units (counts, resource blocks, loss) → agent units; leading axes are flattened."""
+def batch_from_env(obs_counts, r, reward, next_obs_counts, done, window: int, budget) -> Batch:
+    """Env units (counts, resource blocks) → agent units, with the env's reward (e.g.
+    `Transition.reward`); leading axes are flattened."""
     n = obs_counts.shape[-1]
     return Batch(
         obs=normalize_obs(obs_counts, window).reshape(-1, n),
         action=allocation_to_action(r, budget).reshape(-1, r.shape[-1]),
-        reward=loss_to_reward(jnp.asarray(loss, jnp.float32)).reshape(-1),
+        reward=jnp.asarray(reward, jnp.float32).reshape(-1),
         next_obs=normalize_obs(next_obs_counts, window).reshape(-1, n),
         done=jnp.asarray(done, jnp.float32).reshape(-1),
     )

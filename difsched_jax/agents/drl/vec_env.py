@@ -1,7 +1,7 @@
 """The environment as the deep-RL trainers see it: S slices stepped together.
 
-Thin vmaps over `env.reset`/`env.step` (one slice each) plus the agent-facing
-conventions (state 2u/L - 1, r = (a + 1) B / 2, reward 1 - loss). Episode ends
+A vmapped `env.reset` and the rollout's `step_window` (every slice one window),
+plus the agent-facing conventions (state 2u/L - 1, r = (a + 1) B / 2, reward 1 - loss). Episode ends
 are time limits, not terminal states: learners bootstrap from
 ``info["next_obs"]``, the true successor, never from the auto-reset state.
 """
@@ -9,10 +9,11 @@ are time limits, not terminal states: learners bootstrap from
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 from flax import struct
 
-from difsched_jax.env import EnvParams, EnvSpec, EnvState, normalize_obs, reset, step
+from difsched_jax.env import EnvParams, EnvSpec, EnvState, normalize_obs, reset
+from difsched_jax.env.build import action_to_allocation
+from difsched_jax.env.rollout import step_window
 
 
 @struct.dataclass
@@ -40,17 +41,15 @@ def observe(state: EnvState, spec: EnvSpec) -> jax.Array:
 def step_slices(
     key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams, spec: EnvSpec
 ) -> VecStep:
-    """Step every slice with agent actions a in [-1, 1]^N, (S, N)."""
-    budget = params.budget.astype(jnp.float32)
-    r = (jnp.clip(action, -1.0, 1.0) + 1.0) * budget / 2.0  # (S, N) resource blocks
+    """Step every slice with agent actions a in [-1, 1]^N, (S, N): a thin adapter over
+    the rollout's `step_window` (the one step path, and the env's one reward)."""
+    r = action_to_allocation(action, params.budget)  # (S, N) resource blocks
     keys = jax.random.split(key, action.shape[0])
-    _, new_state, reward, done, info = jax.vmap(step, in_axes=(0, 0, 0, None, None))(
-        keys, state, r, params, spec
-    )
+    new_state, rec = step_window(state, keys, r, params, spec)
     return VecStep(
         next_state=new_state,
-        reward=reward,
-        loss=info["loss"],
-        next_s=normalize_obs(info["next_obs"], spec.window),
-        done=done,
+        reward=rec.reward,
+        loss=rec.loss,
+        next_s=normalize_obs(rec.next_obs, spec.window),
+        done=rec.done,
     )
