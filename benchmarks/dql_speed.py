@@ -118,8 +118,8 @@ PREVIOUS_DEFAULT = {"gamma": 0.0, "budget_projection": True, "network": "mlp",
 def default_agents(repeats: int) -> dict:
     """updates/s, transitions/s (updates × batch) and decisions/s (256 states, 50
     candidates) of the trainer's default agent without BC, before and after, and the
-    default with 32 features per user instead of 64 ("after_user_hidden_32", a
-    candidate for 20 users)."""
+    same with 64 features per user instead of 32 ("after_user_hidden_64", the default
+    until the tables showed 32 decides alike)."""
     from difsched_jax.train.dql_config import make_run_config
 
     out = {}
@@ -128,7 +128,7 @@ def default_agents(repeats: int) -> dict:
         configs = {
             "before": now.replace(**PREVIOUS_DEFAULT),
             "after": now,
-            "after_user_hidden_32": now.replace(user_hidden=32),
+            "after_user_hidden_64": now.replace(user_hidden=64),
         }
         offline, online = _buffers(dim)
         obs = offline.data.obs[:256]
