@@ -46,7 +46,6 @@ from difsched_jax.train.dql_envs import (
     collect,
     explore_policy,
     mean_loss,
-    train_envs,
 )
 from difsched_jax.train.dql_report import plot_curves
 
@@ -162,7 +161,7 @@ def train(
 
     env_cfg = run.env_config
     ckpt = run_folder.open_run(out, run, resume, load_run_config, env_cfg.to_dict())
-    spec, train_params, val_params = train_envs(env_cfg, run)
+    spec, train_params, val_params = run_folder.train_envs(env_cfg, run)
     stream = offline_stream(run)
     state = _fresh_state(run, spec, train_params)
     best_val, best_episode, done = float("inf"), None, 0
@@ -242,7 +241,7 @@ def load_policy(run_dir: str, slot: str = "best"):
             restored = ckpt.restore("best", _best_tree(agent))
             tree = restored and restored[0]
         else:  # the agent part of the full training state
-            spec, train_params, _ = train_envs(run.env_config, run)
+            spec, train_params, _ = run_folder.train_envs(run.env_config, run)
             restored = ckpt.restore("latest", _fresh_state(run, spec, train_params))
             tree = restored and _best_tree(restored[0]["agent"])
     finally:

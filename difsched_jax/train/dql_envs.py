@@ -26,23 +26,7 @@ from difsched_jax.agents.dql import (
     policy_params,
 )
 from difsched_jax.config import SliceConfig
-from difsched_jax.env import EnvParams, RolloutCarry, make_env_for, rollout, run_windows
-from difsched_jax.env.build import split_params
-
-
-def train_envs(config: SliceConfig, run) -> tuple:
-    """(spec, train_params, val_params) on the train split of the run's traffic."""
-    spec, params = make_env_for(
-        config,
-        run.traffic_dir,
-        "train",
-        run.obs,
-        seed=run.seed,
-        alignment=run.alignment,
-        episode_len=run.episode_len,
-    )
-    train, val = split_params(params, run.val_fraction)
-    return spec, train, val
+from difsched_jax.env import EnvParams, RolloutCarry, rollout, run_windows
 
 
 def acting_params(

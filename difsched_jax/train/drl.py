@@ -29,8 +29,7 @@ from difsched_jax.agents import heuristics
 from difsched_jax.agents.drl import ppo, sac
 from difsched_jax.agents.drl.policy import DeterministicPolicy, policy_params
 from difsched_jax.config import EnvConfig, check_positive, get_env_config
-from difsched_jax.env import make_env_for, rollout
-from difsched_jax.env.build import split_params
+from difsched_jax.env import rollout
 from difsched_jax.traffic import ALIGNMENTS
 from difsched_jax.train import run_folder
 from difsched_jax.train.checkpoint import BestLatest
@@ -103,21 +102,6 @@ def load_run_config(run_dir: str) -> RunConfig:
     return RunConfig(**run_folder.read_config(run_dir, "train-drl"))
 
 
-def _envs(run: RunConfig, env_cfg: EnvConfig):
-    """The training env and the held-out validation part of the train split."""
-    spec, params = make_env_for(
-        env_cfg,
-        run.traffic_dir,
-        "train",
-        run.obs,
-        seed=run.seed,
-        alignment=run.alignment,
-        episode_len=run.episode_len,
-    )
-    train_params, val_params = split_params(params, run.val_fraction)
-    return spec, train_params, val_params
-
-
 def _validate(policy, pparams, val_params, spec, run: RunConfig) -> float:
     """Mean loss of `policy` on the held-out part of the train split (fixed key)."""
     key = jax.random.fold_in(jax.random.key(run.seed), 7)
@@ -162,7 +146,7 @@ def train(
     env_cfg = run.env()
     ckpt = run_folder.open_run(out, run, resume, load_run_config, env_cfg.to_dict())
 
-    spec, train_params, val_params = _envs(run, env_cfg)
+    spec, train_params, val_params = run_folder.train_envs(env_cfg, run)
     policy = DeterministicPolicy(cfg.actor_spec(env_cfg.num_users, env_cfg.window))
     state = module.init_state(cfg, jax.random.key(run.seed), train_params, spec)
     best_val = float("inf")

@@ -6,7 +6,7 @@
     ckpt/           Orbax checkpoints in the "latest" and "best" slots
 
 Every file is written to a temporary name then renamed, so a kill leaves the old
-version or the new one, never half of one.
+version or the new one, never half of one. `train_envs` is the env both train on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import os
 
+from difsched_jax.config import SliceConfig
+from difsched_jax.env import make_env_for
+from difsched_jax.env.build import split_params
 from difsched_jax.train.checkpoint import BestLatest
 
 
@@ -76,3 +79,20 @@ def write_rows(out: str, rows: list[dict]) -> None:
 def write_summary(out: str, summary: dict) -> dict:
     write_json(os.path.join(out, "summary.json"), summary)
     return summary
+
+
+def train_envs(config: SliceConfig, run) -> tuple:
+    """(spec, train_params, val_params): the train split of the run's traffic, its last
+    `val_fraction` held out for validation (both trainers; `run` has traffic_dir, obs,
+    seed, alignment, episode_len and val_fraction)."""
+    spec, params = make_env_for(
+        config,
+        run.traffic_dir,
+        "train",
+        run.obs,
+        seed=run.seed,
+        alignment=run.alignment,
+        episode_len=run.episode_len,
+    )
+    train, val = split_params(params, run.val_fraction)
+    return spec, train, val
