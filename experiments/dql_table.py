@@ -28,23 +28,12 @@ from difsched_jax.cli import main as difsched
 from difsched_jax.config import get_env_config, get_experiment_config
 from difsched_jax.evaluate.compare import compare_policies, eval_trace
 from difsched_jax.evaluate.stats import mean_ci95
-from difsched_jax.pipeline.presets import TINY_AGENT
+from difsched_jax.pipeline.presets import TINY_AGENT, TINY_RUN
 
 VARIANTS = {"bc": [], "nobc": ["--no-bc"]}
-# a tiny budget (the tiny preset's agent): minutes on a laptop CPU, for tests of the script
-TINY_RUN = {
-    "episodes": 2,
-    "updates_per_episode": 8,
-    "explore_slices": 3,
-    "explore_windows": 4,
-    "explore_candidates": 3,
-    "greedy_slices": 2,
-    "greedy_windows": 4,
-    "eval_candidates": 5,
-    "val_every": 1,
-    "val_slices": 2,
-    "val_windows": 4,
-}
+# a tiny budget (the tiny preset's agent and run sizes): minutes on a laptop CPU, for
+# tests of the script
+TINY_RUN = {**TINY_RUN, "episodes": 2, "greedy_windows": 4, "val_every": 1}
 # SPEC §1's table (real traces, test split, predicted observation)
 SPEC_FIGURES = {
     "behaviour": (0.333, 0.451, 0.354, 0.464),
