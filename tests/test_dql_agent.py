@@ -242,6 +242,7 @@ def test_unit_scaled_floors_the_divisor():
     assert float(jax.grad(lambda x: f(x, 1.0))(jnp.float32(-5.0))) == pytest.approx(0.2)
 
 
+@pytest.mark.slow  # compiles a second update (another tx)
 def test_optimiser_is_built_once_in_the_agent(agent):
     """The agent carries its optimiser (`tx`), one object per config, and the update
     uses it: with a transformation that zeroes every step, no parameter moves."""

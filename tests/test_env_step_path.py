@@ -28,12 +28,13 @@ def test_adapter_steps_as_a_vmapped_env_step():
     _, spec, params = _env()
     state = reset_slices(jax.random.key(0), params, spec, S)
     ref_state = state
-    vstep = jax.vmap(step, in_axes=(0, 0, 0, None, None))
+    vstep = jax.jit(jax.vmap(step, in_axes=(0, 0, 0, None, None)), static_argnums=4)
+    adapter = jax.jit(step_slices, static_argnums=4)
     ends = 0
     for t in range(5):
         key = jax.random.key(100 + t)
         action = jax.random.uniform(jax.random.key(t), (S, spec.num_users), minval=-1.5, maxval=1.5)
-        out = step_slices(key, state, action, params, spec)
+        out = adapter(key, state, action, params, spec)
         r = (jnp.clip(action, -1.0, 1.0) + 1.0) * params.budget.astype(jnp.float32) / 2.0
         _, ref_state, reward, done, info = vstep(
             jax.random.split(key, S), ref_state, r, params, spec
