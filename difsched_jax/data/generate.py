@@ -26,6 +26,7 @@ from difsched_jax.data import resume as resume_mod
 from difsched_jax.data import schema, sharding
 from difsched_jax.data.writer import ShardWriter, shard_name
 from difsched_jax.env import EnvParams, EnvSpec, RolloutCarry, init_carry, make_env, run_windows
+from difsched_jax.faults import crash_point
 from difsched_jax.traffic.trace import Trace
 
 TARGET_SHARD_BYTES = 64 << 20  # default chunk: about this much data per shard
@@ -134,6 +135,7 @@ def generate_dataset(
                 entry = {"file": shard_name(set_index, w0), "set": set_index,
                          "window_start": w0, "window_stop": w1}  # fmt: skip
                 writer.submit(entry, arrays)
+                crash_point("chunk_submitted")  # queued shards may be unwritten
                 generated += (w1 - w0) * local
                 bar.update(w1 - w0)
                 bar.set_postfix_str(f"{generated / (time.perf_counter() - t0):,.0f} trans/s")

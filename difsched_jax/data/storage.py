@@ -17,6 +17,8 @@ import zipfile
 
 import numpy as np
 
+from difsched_jax.faults import crash_point
+
 META_NAME = "meta.json"
 CARRY_PREFIX = "carry__"
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # zip local file header, 30 bytes
@@ -42,6 +44,7 @@ def write_shard(path: str, arrays: dict[str, np.ndarray]) -> dict:
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
+    crash_point("shard_tmp")  # the shard only under its temporary name
     digest = sha256_file(tmp)
     size = os.path.getsize(tmp)
     os.replace(tmp, path)

@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from difsched_jax.data.storage import META_NAME, write_json_atomic, write_shard
+from difsched_jax.faults import crash_point
 
 
 def shard_name(set_index: int, window_start: int) -> str:
@@ -43,6 +44,7 @@ class ShardWriter:
             entry, arrays = job
             try:
                 info = write_shard(os.path.join(self.folder, entry["file"]), arrays)
+                crash_point("shard_unlisted")  # written, not yet in meta.json
                 self.meta["shards"].append({**entry, **info})
                 self.bytes_written += info["bytes"]
                 self.flush_meta()

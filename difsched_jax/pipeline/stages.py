@@ -15,6 +15,8 @@ import os
 import time
 from collections.abc import Callable
 
+from difsched_jax.faults import crash_point
+
 MARKER = "stage.json"
 
 
@@ -112,6 +114,7 @@ class StageLog:
         t0 = time.perf_counter()
         summary = work(stage)
         seconds = time.perf_counter() - t0
+        crash_point("stage_work_done")  # the work done, its marker not yet written
         stage.finish(summary, seconds)
         self.log(f"[{number}] stage {stage.name}: done in {seconds:.1f} s")
         self.records.append(self._record(stage, "resumed" if resumed else "ran", seconds))

@@ -14,6 +14,7 @@ import numpy as np
 
 from difsched_jax import __version__
 from difsched_jax.config import get_dataset_config, get_env_config, get_experiment_config
+from difsched_jax.faults import crash_point
 from difsched_jax.pipeline.presets import Preset
 from difsched_jax.pipeline.stages import Stage, StageLog, content_hash, file_hash
 from difsched_jax.traffic import get_trace, load_trace, source_path
@@ -204,6 +205,7 @@ def evaluate(log: StageLog, preset: Preset, inp: Inputs, exp: int, policies: lis
             else:
                 row, s = evaluate_with_allocations(name, config, trace, seed=inp.seed, **sizes)
                 save_policy_result(path, row, s)
+                crash_point("policy_evaluated")
             row.name = label
             log.log(f"    {label:<24} {row.result.mean_loss:.4f} ± {row.result.ci95:.4f}")
             rows.append(row)

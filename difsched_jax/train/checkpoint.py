@@ -9,10 +9,16 @@ versa. Every checkpoint carries a JSON ``meta`` dict next to the arrays.
 Typed PRNG keys are stored as their raw key data and re-wrapped on restore;
 restored arrays are uncommitted, like fresh ones (no recompiles after resume).
 Saving is synchronous: a checkpoint is complete when `save` returns.
+
+A checkpoint's meta also holds the SHA-256 of its arrays; `restore` recomputes
+it, so bytes flipped on disk are refused with an error naming the checkpoint
+instead of being trained or evaluated on. A kill during a save leaves Orbax's
+temporary folder, which is removed when the slot is next opened.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import jax
@@ -20,7 +26,14 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from difsched_jax.faults import kill_during
+
 SLOTS = ("latest", "best")
+DIGEST_KEY = "_sha256"  # in a checkpoint's meta: the digest of its arrays
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be restored, or whose arrays do not match their digest."""
 
 
 def _is_key(x) -> bool:
@@ -41,14 +54,25 @@ def _from_saveable(tree, like):
     return jax.tree.map(restore_leaf, tree, like)
 
 
+def tree_digest(tree) -> str:
+    """SHA-256 over every leaf's path, dtype, shape and bytes (saveable form)."""
+    digest = hashlib.sha256()
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        a = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{jax.tree_util.keystr(path)}|{a.dtype}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
 class BestLatest:
     """Save/restore a pytree in the "latest" and "best" slots under `directory`."""
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = os.path.abspath(os.fspath(directory))
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=1, create=True, enable_async_checkpointing=False
-        )
+            max_to_keep=1, create=True, enable_async_checkpointing=False,
+            cleanup_tmp_directories=True,
+        )  # fmt: skip
         self._managers = {
             slot: ocp.CheckpointManager(os.path.join(self.directory, slot), options=options)
             for slot in SLOTS
@@ -65,11 +89,16 @@ class BestLatest:
 
     def save(self, slot: str, step: int, tree, meta: dict | None = None) -> None:
         mgr = self._manager(slot)
+        saveable = _to_saveable(tree)
+        meta = {**(meta or {}), DIGEST_KEY: tree_digest(saveable)}
         args = ocp.args.Composite(
-            state=ocp.args.StandardSave(_to_saveable(tree)), meta=ocp.args.JsonSave(meta or {})
+            state=ocp.args.StandardSave(saveable), meta=ocp.args.JsonSave(meta)
         )
-        mgr.save(int(step), args=args, force=True)
-        mgr.wait_until_finished()
+        if int(step) in mgr.all_steps():  # a resumed run redoing the step it was killed in
+            mgr.delete(int(step))
+        with kill_during("ckpt_write", os.path.join(self.directory, slot)):
+            mgr.save(int(step), args=args, force=True)
+            mgr.wait_until_finished()
 
     def restore(self, slot: str, like) -> tuple[object, dict] | None:
         """(tree, meta) from `slot`, shaped like `like` (a pytree of arrays or
@@ -78,12 +107,26 @@ class BestLatest:
         step = mgr.latest_step()
         if step is None:
             return None
+        where = os.path.join(self.directory, slot, str(step))
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_saveable(like))
         args = ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
         )
-        restored = mgr.restore(step, args=args)
-        return _from_saveable(restored.state, like), dict(restored.meta or {})
+        try:
+            restored = mgr.restore(step, args=args)
+        except Exception as e:  # noqa: BLE001 - Orbax and TensorStore raise many kinds
+            raise CheckpointError(
+                f"{where}: the checkpoint cannot be restored, it is damaged or not this "
+                f"run's ({type(e).__name__}: {str(e)[:200]})"
+            ) from e
+        meta = dict(restored.meta or {})
+        expected = meta.pop(DIGEST_KEY, None)  # checkpoints from before digests: none
+        if expected is not None and tree_digest(restored.state) != expected:
+            raise CheckpointError(
+                f"{where}: the checkpoint's arrays do not match the SHA-256 saved with them "
+                "(the files were damaged after they were written)"
+            )
+        return _from_saveable(restored.state, like), meta
 
     def close(self) -> None:
         for mgr in self._managers.values():

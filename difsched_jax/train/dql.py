@@ -36,6 +36,7 @@ from difsched_jax.agents.dql import (
 from difsched_jax.data import load_dataset
 from difsched_jax.data.stream import OfflineStream
 from difsched_jax.env import init_carry
+from difsched_jax.faults import crash_point
 from difsched_jax.train import run_folder
 from difsched_jax.train.checkpoint import BestLatest
 from difsched_jax.train.dql_config import DQLRunConfig, load_run_config, make_run_config
@@ -191,12 +192,12 @@ def train(
             if val < best_val:
                 best_val, best_episode = val, episode + 1
                 ckpt.save("best", episode + 1, _best_tree(state["agent"]), {"val_loss": val})
+                crash_point("best_saved")
         row["best_val_loss"] = best_val if best_episode is not None else None
         row["seconds"] = time.perf_counter() - t0
         meta = {"episodes": episode + 1, "best_val_loss": best_val, "best_episode": best_episode}
-        ckpt.save("latest", episode + 1, state, meta)
         rows.append(row)
-        run_folder.write_rows(out, rows)
+        run_folder.end_step(out, rows, ckpt, episode + 1, state, meta)
         bar.update(1)
         bar.set_postfix(
             critic=f"{row['critic_loss']:.3g}",

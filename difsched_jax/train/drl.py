@@ -30,6 +30,7 @@ from difsched_jax.agents.drl import ppo, sac
 from difsched_jax.agents.drl.policy import DeterministicPolicy, policy_params
 from difsched_jax.config import EnvConfig, check_positive, get_env_config
 from difsched_jax.env import rollout
+from difsched_jax.faults import crash_point
 from difsched_jax.traffic import ALIGNMENTS
 from difsched_jax.train import run_folder
 from difsched_jax.train.checkpoint import BestLatest
@@ -191,9 +192,9 @@ def train(
         if val < best_val:
             best_val = val
             ckpt.save("best", done_iters, {"actor": state.actor}, {"val_loss": val, **row})
-        ckpt.save("latest", done_iters, state, {"best_val_loss": best_val, **row})
+            crash_point("best_saved")
         rows.append(row)
-        run_folder.write_rows(out, rows)
+        run_folder.end_step(out, rows, ckpt, done_iters, state, {"best_val_loss": best_val, **row})
         bar.update(n * cfg.steps_per_iter)
         bar.set_postfix(train=f"{row['train_loss']:.3f}", val=f"{val:.3f}", best=f"{best_val:.3f}")
     bar.close()

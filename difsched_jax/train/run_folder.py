@@ -6,7 +6,10 @@
     ckpt/           Orbax checkpoints in the "latest" and "best" slots
 
 Every file is written to a temporary name then renamed, so a kill leaves the old
-version or the new one, never half of one. `train_envs` is the env both train on.
+version or the new one, never half of one. After each step the metrics rows are
+written before the latest checkpoint (`end_step`): a kill between the two leaves
+rows past the checkpoint, which a resumed run drops and recomputes, never a
+checkpoint whose row is missing. `train_envs` is the env both train on.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 from difsched_jax.config import SliceConfig
 from difsched_jax.env import make_env_for
 from difsched_jax.env.build import split_params
+from difsched_jax.faults import crash_point
 from difsched_jax.train.checkpoint import BestLatest
 
 
@@ -74,6 +78,13 @@ def write_rows(out: str, rows: list[dict]) -> None:
         for r in rows:
             f.write(json.dumps(r) + "\n")
     os.replace(tmp, path)
+
+
+def end_step(out: str, rows: list[dict], ckpt: BestLatest, step: int, state, meta: dict) -> None:
+    """Metrics rows, then the latest checkpoint (see the module's note)."""
+    write_rows(out, rows)
+    crash_point("rows_written")
+    ckpt.save("latest", step, state, meta)
 
 
 def write_summary(out: str, summary: dict) -> dict:
