@@ -68,6 +68,13 @@ def test_rows_are_cut_at_the_checkpoint_and_written_whole(tmp_path):
     rows = [{"episode": e, "loss": 0.1 * e} for e in range(1, 6)]
     run_folder.write_rows(str(tmp_path), rows)
     assert run_folder.read_rows(str(tmp_path), "episode", 3) == rows[:3]
-    assert run_folder.read_rows(str(tmp_path / "none"), "episode", 3) == []
+    assert run_folder.read_rows(str(tmp_path / "none"), "episode", 0) == []
+    with pytest.raises(ValueError, match="not all there"):  # a checkpoint at 3, no rows
+        run_folder.read_rows(str(tmp_path / "none"), "episode", 3)
     run_folder.write_summary(str(tmp_path), {"best": 0.2})
     assert sorted(os.listdir(tmp_path)) == ["metrics.jsonl", "summary.json"]  # no .tmp left
+    os.makedirs(tmp_path / "gap")
+    run_folder.write_rows(str(tmp_path / "gap"), [rows[0], rows[2]])
+    assert run_folder.read_rows(str(tmp_path / "gap"), "episode", 3)[-1] == rows[2]
+    with pytest.raises(ValueError, match="metrics.jsonl: the rows up to"):
+        run_folder.read_rows(str(tmp_path / "gap"), "episode", 3, every=True)

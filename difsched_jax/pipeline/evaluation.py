@@ -19,6 +19,7 @@ from difsched_jax.evaluate.compare import PolicyRow
 from difsched_jax.evaluate.core import EvalResult, oracle_gap
 from difsched_jax.evaluate.registry import resolve_policy
 from difsched_jax.evaluate.stats import mean_ci95
+from difsched_jax.files import DamagedFile, read_npz
 from difsched_jax.traffic.trace import Trace
 
 MAX_STORED_POINTS = 20_000  # (observed count, allocation) pairs kept per policy
@@ -82,14 +83,18 @@ def save_policy_result(path: str, row: PolicyRow, samples: dict) -> None:
 
 
 def load_policy_result(path: str) -> tuple[PolicyRow, dict]:
-    with np.load(path, allow_pickle=False) as d:
+    """What `save_policy_result` wrote; DamagedFile when it cannot be read whole."""
+    d = read_npz(path)
+    try:
         result = EvalResult(
             mean_loss=float(d["mean_loss"]),
             ci95=float(d["ci95"]),
             slice_means=d["slice_means"],
             window_losses=d["window_losses"],
             empty_fraction=float(d["empty_fraction"]),
-            oracle_gap=float(d["oracle_gap"]) if "oracle_gap" in d.files else None,
+            oracle_gap=float(d["oracle_gap"]) if "oracle_gap" in d else None,
         )
         samples = {k: d[k] for k in ("observed", "action", "granted")}
         return PolicyRow(str(d["name"]), str(d["obs"]), result), samples
+    except (KeyError, TypeError, ValueError) as e:
+        raise DamagedFile(f"{path}: not a policy result, damaged ({e})") from e

@@ -17,9 +17,17 @@ from collections.abc import Callable
 from difsched_jax import paths
 from difsched_jax.config import get_env_config, get_experiment_config, get_subagent_config
 from difsched_jax.evaluate.report import render_report
+from difsched_jax.files import DamagedFile
 from difsched_jax.pipeline import steps
 from difsched_jax.pipeline.presets import Preset, get_preset
-from difsched_jax.pipeline.stages import Stage, StageLog, content_hash, read_json, write_json
+from difsched_jax.pipeline.stages import (
+    Stage,
+    StageLog,
+    content_hash,
+    file_hash,
+    read_json,
+    write_json,
+)
 from difsched_jax.traffic import ALIGNMENTS
 
 DRL_LABELS = {"ppo": "PPO", "sac": "SAC"}
@@ -65,6 +73,27 @@ def _training(stages: list[tuple[str, Stage]]) -> list[dict]:
         summary = read_json(os.path.join(st.path, "summary.json"))
         out.append({"label": label, "folder": st.folder, "curves": _curves(st), "summary": summary})
     return out
+
+
+def _cached_results(report_st: Stage, results_path: str, report_path: str, log) -> dict | None:
+    """results.json when the report stage finished and neither it nor report.md changed
+    since; None (write them again) otherwise, saying why when something was damaged."""
+    if not report_st.done or not os.path.exists(results_path) or not os.path.exists(report_path):
+        return None
+    seal = report_st.summary
+    try:
+        results = read_json(results_path)
+    except DamagedFile as e:
+        log(f"stage report: {e}; writing the report again")
+        return None
+    for path, ok in (
+        (results_path, content_hash(results) == seal["hash"]),
+        (report_path, file_hash(report_path) == seal.get("report_sha", file_hash(report_path))),
+    ):
+        if not ok:
+            log(f"stage report: {path} was changed after it was written; writing it again")
+            return None
+    return results
 
 
 def run_pipeline(
@@ -135,9 +164,10 @@ def run_pipeline(
     report_st = Stage(out, "report", report_key)
     results_path = os.path.join(out, "results.json")
     report_path = os.path.join(out, "report.md")
-    if report_st.done and os.path.exists(results_path) and os.path.exists(report_path):
+    cached = _cached_results(report_st, results_path, report_path, log)
+    if cached is not None:
         log(f"stage report: done already, skipping ({report_path})")
-        return read_json(results_path)
+        return cached
 
     experiments = []
     for e in preset.experiments:
@@ -192,6 +222,11 @@ def run_pipeline(
         f.write(render_report(results))
     os.replace(tmp, report_path)
     os.makedirs(report_st.path, exist_ok=True)
-    report_st.finish({"report": "report.md", "hash": content_hash(results)}, 0.0)
+    seal = {
+        "report": "report.md",
+        "hash": content_hash(results),
+        "report_sha": file_hash(report_path),
+    }
+    report_st.finish(seal, 0.0)
     log(f"wrote {report_path} and {results_path} ({results['wall_seconds']:.0f} s)")
     return results

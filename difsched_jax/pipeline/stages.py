@@ -5,6 +5,11 @@ it depends on (its settings, the seed, the hashes of the stages it reads), and a
 Same inputs -> same folder -> the marker is there -> skip. Changed inputs -> a
 new folder beside the old one. A crash leaves a folder without a marker, which
 the next run continues (datasets and training resume; short stages start over).
+
+The marker also lists the SHA-256 of every file the stage wrote, and its own.
+A finished stage whose marker or files no longer match is never trusted: its
+folder is moved aside (``NAME-HASH.damaged``, kept for a look) and the stage is
+computed again, which gives the same files.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import time
 from collections.abc import Callable
 
+from difsched_jax import files
 from difsched_jax.faults import crash_point
 
 MARKER = "stage.json"
@@ -44,8 +50,24 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 
 def read_json(path: str | os.PathLike):
-    with open(path) as f:
-        return json.load(f)
+    return files.read_json(path)
+
+
+def manifest(folder: str) -> dict[str, str]:
+    """{relative path: file_hash} of every file under `folder` but the marker and
+    temporary files."""
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, folder)
+            if rel != MARKER and ".tmp" not in name:
+                out[rel] = file_hash(path)
+    return dict(sorted(out.items()))
+
+
+def _sealed(record: dict) -> str:
+    return content_hash({k: v for k, v in record.items() if k != "sha256"})
 
 
 class Stage:
@@ -68,12 +90,32 @@ class Stage:
 
     @property
     def done(self) -> bool:
+        return self.check() == "done"
+
+    def check(self) -> str:
+        """One of: "done"; "absent" (no marker, or one for other inputs: run or continue
+        the stage); "damaged: WHY" (a finished stage that cannot be trusted)."""
         if not os.path.exists(self.marker):
-            return False
+            return "absent"
         try:
-            return read_json(self.marker).get("hash") == self.hash
-        except (OSError, ValueError):  # a damaged marker: run again
-            return False
+            record = read_json(self.marker)
+        except (OSError, ValueError):
+            return f"damaged: {self.marker} cannot be read"
+        sealed = isinstance(record, dict) and record.get("sha256", _sealed(record)) == _sealed(
+            record
+        )
+        if not sealed:  # markers from before the seal have none: trusted as they are
+            return f"damaged: {self.marker} was changed after it was written"
+        if record.get("hash") != self.hash:
+            return "absent"
+        expected = record.get("files")
+        if expected is not None:  # markers from before manifests: none
+            found = manifest(self.path)
+            for rel, digest in expected.items():
+                if found.get(rel) != digest:
+                    what = "is missing" if rel not in found else "differs from the marker's SHA-256"
+                    return f"damaged: {os.path.join(self.path, rel)} {what}"
+        return "done"
 
     @property
     def summary(self) -> dict:
@@ -81,8 +123,18 @@ class Stage:
 
     def finish(self, summary: dict, seconds: float) -> None:
         record = {"stage": self.name, "hash": self.hash, "key": self.key}
-        record.update(seconds=round(seconds, 3), summary=summary)
+        record.update(seconds=round(seconds, 3), summary=summary, files=manifest(self.path))
+        record["sha256"] = _sealed(record)
         write_json(self.marker, record)
+
+
+def _aside(path: str) -> str:
+    """A free name ``PATH.damaged[-N]`` for a damaged stage folder."""
+    candidate, n = f"{path}.damaged", 1
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{path}.damaged-{n}"
+    return candidate
 
 
 class StageLog:
@@ -100,7 +152,12 @@ class StageLog:
     def run(self, stage: Stage, work: Callable[[Stage], dict]) -> dict:
         """`work(stage)` -> summary, unless the stage finished already; returns the summary."""
         number = len(self.records) + 1
-        if stage.done:
+        state = stage.check()
+        if state.startswith("damaged"):
+            aside = _aside(stage.path)
+            self.log(f"stage {stage.name}: {state}; not trusted: moved to {aside}, computing again")
+            os.replace(stage.path, aside)
+        if state == "done":
             self.log(f"stage {stage.name}: done already, skipping ({stage.folder})")
             marker = read_json(stage.marker)
             summary = marker["summary"]

@@ -15,6 +15,7 @@ import numpy as np
 from difsched_jax import __version__
 from difsched_jax.config import get_dataset_config, get_env_config, get_experiment_config
 from difsched_jax.faults import crash_point
+from difsched_jax.files import DamagedFile
 from difsched_jax.pipeline.presets import Preset
 from difsched_jax.pipeline.stages import Stage, StageLog, content_hash, file_hash
 from difsched_jax.traffic import get_trace, load_trace, source_path
@@ -200,9 +201,14 @@ def evaluate(log: StageLog, preset: Preset, inp: Inputs, exp: int, policies: lis
         for (label, name, up), item in zip(policies, listed):
             slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
             path = os.path.join(st.path, f"{slug}-{content_hash(item)}.npz")
-            if os.path.exists(path):  # evaluated before an interruption
+            try:  # evaluated before an interruption
                 row, s = load_policy_result(path)
-            else:
+            except FileNotFoundError:
+                row = None
+            except DamagedFile as e:
+                log.log(f"    {e}: evaluating again")
+                row = None
+            if row is None:
                 row, s = evaluate_with_allocations(name, config, trace, seed=inp.seed, **sizes)
                 save_policy_result(path, row, s)
                 crash_point("policy_evaluated")

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from difsched_jax.files import read_npz
 from difsched_jax.traffic.trace import SPLITS, Trace, source_key, trace_filename, validate_counts
 
 ALIGNMENTS = ("reference", "aligned")
@@ -44,12 +45,12 @@ def align_trace(
         return trace
     source = {}
     if path is not None and os.path.exists(path):
-        with np.load(path, allow_pickle=False) as data:
-            for split in SPLITS:
-                if source_key(split) in data.files:
-                    source[split] = validate_counts(
-                        data[source_key(split)], trace.window, f"{path} [{source_key(split)}]"
-                    )
+        data = read_npz(path, [source_key(split) for split in SPLITS])
+        for split in SPLITS:
+            if source_key(split) in data:
+                source[split] = validate_counts(
+                    data[source_key(split)], trace.window, f"{path} [{source_key(split)}]"
+                )
     arrays = {}
     for split in SPLITS:
         actual, predicted = trace.split(split)

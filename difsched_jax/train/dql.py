@@ -170,7 +170,7 @@ def train(
         state, meta = ckpt.restore("latest", state)
         best_val, best_episode, done = meta["best_val_loss"], meta["best_episode"], meta["episodes"]
     offline = stream.buffer_after(offline_rows_written(run, stream, done))
-    rows = run_folder.read_rows(out, "episode", done)
+    rows = run_folder.read_rows(out, "episode", done, every=True)
     k_val = _keys(run)["val"]
     baselines = baseline_losses(env_cfg, val_params, spec, k_val, run.val_slices, run.val_windows)
 

@@ -21,6 +21,7 @@ from difsched_jax.config import SliceConfig
 from difsched_jax.env import make_env_for
 from difsched_jax.env.build import split_params
 from difsched_jax.faults import crash_point
+from difsched_jax.files import read_json, read_jsonl
 from difsched_jax.train.checkpoint import BestLatest
 
 
@@ -36,8 +37,9 @@ def read_config(run_dir: str, command: str) -> dict:
     path = os.path.join(run_dir, "config.json")
     if not os.path.exists(path):
         raise ValueError(f"{run_dir}: no config.json (not a `difsched {command}` run folder)")
-    with open(path) as f:
-        saved = json.load(f)
+    saved = read_json(path)
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: expected a JSON object of settings")
     saved.pop("env", None)
     return saved
 
@@ -60,15 +62,23 @@ def open_run(out: str, run, resume: bool, load, env_dict: dict) -> BestLatest:
     return ckpt
 
 
-def read_rows(out: str, counter: str, upto: int) -> list[dict]:
+def read_rows(out: str, counter: str, upto: int, every: bool = False) -> list[dict]:
     """Metrics rows whose `counter` (episode, iteration) is at most `upto`: a resumed
-    run drops the rows written after its checkpoint."""
+    run drops the rows written after its checkpoint. The kept rows must count up to
+    `upto` (all of 1..upto when `every`), or the file lost rows: refused."""
     path = os.path.join(out, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [r for r in rows if r[counter] <= upto]
+    rows = read_jsonl(path) if os.path.exists(path) else []
+    if not all(isinstance(r, dict) and isinstance(r.get(counter), int) for r in rows):
+        raise ValueError(f"{path}: a row without its {counter!r} number (the file was edited)")
+    kept = [r for r in rows if r[counter] <= upto]
+    seen = [r[counter] for r in kept]
+    complete = seen == list(range(1, upto + 1)) if every else (seen or [0])[-1] == upto
+    if not complete or any(a >= b for a, b in zip(seen, seen[1:])):
+        raise ValueError(
+            f"{path}: the rows up to the checkpoint's {counter} {upto} are not all there "
+            "(the file was cut or edited); the run cannot be resumed as it was"
+        )
+    return kept
 
 
 def write_rows(out: str, rows: list[dict]) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from difsched_jax.agents.mdp.solve import timed_solve
 from difsched_jax.config import SubAgentConfig, get_subagent_config
+from difsched_jax.files import read_json, read_npz
 from difsched_jax.traffic import get_trace, trace_filename
 from difsched_jax.traffic.trace import source_key, validate_counts
 
@@ -42,9 +43,9 @@ def training_counts(
     path = os.path.join(os.fspath(traffic_dir), trace_filename(flow, window))
     key = source_key("train")
     if os.path.exists(path):
-        with np.load(path, allow_pickle=False) as data:
-            if key in data.files:
-                return validate_counts(data[key], window, f"{path} [{key}]"), f"{path}:{key}"
+        data = read_npz(path, [key])
+        if key in data:
+            return validate_counts(data[key], window, f"{path} [{key}]"), f"{path}:{key}"
     trace = get_trace(flow, window, traffic_dir)  # raises a clear TraceError if unusable
     return trace.train_actual, f"{path}:trafficTarget_train_actual"
 
@@ -80,8 +81,9 @@ def save_subagent(
     tmp = npz_path + ".tmp.npz"  # write then rename: never half a file
     np.savez(tmp, **arrays)
     os.replace(tmp, npz_path)
-    with open(json_path, "w") as f:
+    with open(json_path + ".tmp", "w") as f:
         json.dump(meta or {}, f, indent=2)
+    os.replace(json_path + ".tmp", json_path)
     return npz_path
 
 
@@ -90,16 +92,15 @@ def load_subagent(path: str | os.PathLike) -> SavedSubAgent:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such sub-agent file")
-    with np.load(path, allow_pickle=False) as data:
-        missing = [k for k in NPZ_KEYS if k not in data.files]
-        if missing:
-            raise ValueError(f"{path}: missing keys {missing} (has {sorted(data.files)})")
-        arrays = {k: np.asarray(data[k]) for k in NPZ_KEYS}
+    data = read_npz(path)
+    missing = [k for k in NPZ_KEYS if k not in data]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing} (has {sorted(data)})")
+    arrays = {k: data[k] for k in NPZ_KEYS}
     json_path = os.path.splitext(path)[0] + ".json"
-    meta = {}
-    if os.path.exists(json_path):
-        with open(json_path) as f:
-            meta = json.load(f)
+    meta = read_json(json_path) if os.path.exists(json_path) else {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"{json_path}: expected a JSON object, got {type(meta).__name__}")
     agent = SavedSubAgent(**arrays, meta=meta)
     _check(agent, path)
     return agent
