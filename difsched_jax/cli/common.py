@@ -116,11 +116,13 @@ def check_resume(args, run, names: tuple[str, ...]) -> None:
 def saved_run(args, load, names: tuple[str, ...], command: str):
     """The run config saved in --out (`load(out)`), for --resume: one line if it is
     damaged, and `check_resume` on the flags `names`."""
-    import json
+    from difsched_jax.files import DamagedFile
 
     try:
         run = load(args.out)
-    except (TypeError, json.JSONDecodeError) as e:  # fields or JSON damaged
+    except DamagedFile:
+        raise
+    except (TypeError, ValueError) as e:  # fields edited
         raise ValueError(f"{args.out}/config.json is not a {command} run's settings: {e}") from None
     check_resume(args, run, names)
     return run

@@ -20,6 +20,7 @@ import numpy as np
 from difsched_jax.faults import crash_point
 
 META_NAME = "meta.json"
+META_SEAL = "sha256"  # meta.json's own field: the SHA-256 of the rest of it
 CARRY_PREFIX = "carry__"
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # zip local file header, 30 bytes
 _LOCAL_MAGIC = b"PK\x03\x04"
@@ -58,6 +59,16 @@ def write_json_atomic(path: str, payload: dict) -> None:
     os.replace(tmp, path)
 
 
+def _seal(meta: dict) -> str:
+    rest = {k: v for k, v in meta.items() if k != META_SEAL}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+
+
+def write_meta(folder: str, meta: dict) -> None:
+    """meta.json, sealed: `read_meta` refuses it once edited or damaged."""
+    write_json_atomic(os.path.join(folder, META_NAME), {**meta, META_SEAL: _seal(meta)})
+
+
 def read_meta(folder: str) -> dict:
     path = os.path.join(folder, META_NAME)
     if not os.path.exists(path):
@@ -69,6 +80,11 @@ def read_meta(folder: str) -> dict:
         raise DatasetError(f"{path}: cannot read meta data: {e}") from e
     if not isinstance(meta, dict):
         raise DatasetError(f"{path}: expected a JSON object")
+    seal = meta.pop(META_SEAL, None)  # folders written before seals have none
+    if seal is not None and seal != _seal(meta):
+        raise DatasetError(
+            f"{path}: edited or damaged after it was written (its SHA-256 seal does not match)"
+        )
     return meta
 
 

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from difsched_jax.data.storage import META_NAME, write_json_atomic, write_shard
+from difsched_jax.data.storage import write_meta, write_shard
 from difsched_jax.faults import crash_point
 
 
@@ -52,7 +52,7 @@ class ShardWriter:
                 self.error = e
 
     def flush_meta(self) -> None:
-        write_json_atomic(os.path.join(self.folder, META_NAME), self.meta)
+        write_meta(self.folder, self.meta)
 
     def check(self) -> None:
         if self.error is not None:

@@ -10,8 +10,8 @@ Typed PRNG keys are stored as their raw key data and re-wrapped on restore;
 restored arrays are uncommitted, like fresh ones (no recompiles after resume).
 Saving is synchronous: a checkpoint is complete when `save` returns.
 
-A checkpoint's meta also holds the SHA-256 of its arrays; `restore` recomputes
-it, so bytes flipped on disk are refused with an error naming the checkpoint
+A checkpoint's meta also holds the SHA-256 of its arrays and meta; `restore`
+recomputes it, so bytes flipped or fields edited on disk are refused with an error naming the checkpoint
 instead of being trained or evaluated on. A kill during a save leaves Orbax's
 temporary folder, which is removed when the slot is next opened.
 """
@@ -19,6 +19,7 @@ temporary folder, which is removed when the slot is next opened.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 import jax
@@ -54,9 +55,10 @@ def _from_saveable(tree, like):
     return jax.tree.map(restore_leaf, tree, like)
 
 
-def tree_digest(tree) -> str:
-    """SHA-256 over every leaf's path, dtype, shape and bytes (saveable form)."""
-    digest = hashlib.sha256()
+def tree_digest(tree, meta: dict) -> str:
+    """SHA-256 over `meta` (canonical JSON) and every leaf's path, dtype, shape and
+    bytes (saveable form)."""
+    digest = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         a = np.ascontiguousarray(np.asarray(leaf))
         digest.update(f"{jax.tree_util.keystr(path)}|{a.dtype}|{a.shape}|".encode())
@@ -90,7 +92,8 @@ class BestLatest:
     def save(self, slot: str, step: int, tree, meta: dict | None = None) -> None:
         mgr = self._manager(slot)
         saveable = _to_saveable(tree)
-        meta = {**(meta or {}), DIGEST_KEY: tree_digest(saveable)}
+        meta = dict(meta or {})
+        meta[DIGEST_KEY] = tree_digest(saveable, meta)
         args = ocp.args.Composite(
             state=ocp.args.StandardSave(saveable), meta=ocp.args.JsonSave(meta)
         )
@@ -121,10 +124,10 @@ class BestLatest:
             ) from e
         meta = dict(restored.meta or {})
         expected = meta.pop(DIGEST_KEY, None)  # checkpoints from before digests: none
-        if expected is not None and tree_digest(restored.state) != expected:
+        if expected is not None and tree_digest(restored.state, meta) != expected:
             raise CheckpointError(
-                f"{where}: the checkpoint's arrays do not match the SHA-256 saved with them "
-                "(the files were damaged after they were written)"
+                f"{where}: the checkpoint's arrays or meta data do not match the SHA-256 "
+                "saved with them (the files were damaged or edited after they were written)"
             )
         return _from_saveable(restored.state, like), meta
 

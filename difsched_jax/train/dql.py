@@ -161,9 +161,9 @@ def train(
     from tqdm.auto import tqdm
 
     env_cfg = run.env_config
+    stream = offline_stream(run)  # a damaged dataset is refused before anything is written
     ckpt = run_folder.open_run(out, run, resume, load_run_config, env_cfg.to_dict())
     spec, train_params, val_params = run_folder.train_envs(env_cfg, run)
-    stream = offline_stream(run)
     state = _fresh_state(run, spec, train_params)
     best_val, best_episode, done = float("inf"), None, 0
     if resume and ckpt.step("latest") is not None:
