@@ -1,4 +1,5 @@
-"""Reading back the files the project writes, with errors that name the file.
+"""Writing files whole (atomic renames), and reading them back with errors that
+name the file.
 
 NumPy and json raise many kinds of errors for a damaged file (BadZipFile for a bad
 CRC, EOFError, ValueError, zlib.error, UnicodeDecodeError); here every one of them
@@ -17,6 +18,25 @@ import numpy as np
 
 class DamagedFile(ValueError):
     """A file that exists but cannot be read as what it should be."""
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write through a temporary file (this process's) and a rename: a kill leaves the
+    old file or the new one, and a failed write (a full disk) leaves no temporary."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike, obj, indent: int = 2) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=indent, default=str))
 
 
 def read_npz(path: str | os.PathLike, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ SCRIPT = textwrap.dedent(
     from difsched_jax.agents.heuristics import heuristic_params, random_policy
     from difsched_jax.config import get_dataset_config
     from difsched_jax.data import generate_dataset, load_dataset
+    from difsched_jax.data.storage import write_meta
     from difsched_jax.traffic import get_trace
 
     assert len(jax.devices()) == 8, jax.devices()
@@ -42,7 +43,7 @@ SCRIPT = textwrap.dedent(
     meta = json.load(open(meta_path))
     full = load_dataset(a).arrays()
     meta["shards"], meta["complete"] = meta["shards"][:8], False
-    json.dump(meta, open(meta_path, "w"))
+    write_meta(a, meta)  # as the writer leaves it when killed there
     generate_dataset(a, cfg, trace, pols, devices=8, chunk_windows=7, resume=True, **kw)
     resumed = load_dataset(a).arrays()
     split = load_dataset(b)

@@ -21,7 +21,7 @@ from difsched_jax.cli import main
 from difsched_jax.config import DatasetConfig
 from difsched_jax.data import DatasetError, generate_dataset, load_dataset, to_agent_arrays
 from difsched_jax.data.policy import behaviour_policies
-from difsched_jax.data.storage import sha256_file
+from difsched_jax.data.storage import sha256_file, write_meta
 from difsched_jax.traffic import load_trace
 
 S, T, E, C = 6, 50, 20, 16  # slices, windows, episode length, chunk (last chunk cut to 2)
@@ -149,8 +149,7 @@ def test_damaged_datasets_fail_clearly(dataset_dir, tmp_path, damage, message):
             f.write(bytes([byte[0] ^ 0xFF]))
     elif damage == "incomplete":
         meta["complete"] = False
-        with open(meta_path, "w") as f:
-            json.dump(meta, f)
+        write_meta(folder, meta)  # as an interrupted writer leaves it (sealed)
     else:
         os.remove(meta_path)
     with pytest.raises(DatasetError, match=message):
@@ -169,8 +168,7 @@ def test_resume_after_an_interrupted_run_gives_the_same_data(dataset_dir, arrays
     # one written but not yet listed, and a temporary file is left behind
     meta["complete"] = False
     meta["shards"] = meta["shards"][:6]
-    with open(meta_path, "w") as f:
-        json.dump(meta, f)
+    write_meta(folder, meta)
     damaged = os.path.join(folder, meta["shards"][5]["file"])
     with open(damaged, "r+b") as f:
         f.truncate(1000)

@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 
 from difsched_jax.faults import crash_point
+from difsched_jax.files import write_json_atomic
 
 META_NAME = "meta.json"
 META_SEAL = "sha256"  # meta.json's own field: the SHA-256 of the rest of it
@@ -43,20 +44,18 @@ def write_shard(path: str, arrays: dict[str, np.ndarray]) -> dict:
     (a crash never leaves a half shard under the final name). Returns
     {"bytes", "sha256"} of the final file."""
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    except BaseException:  # a full disk: no half shard left behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     crash_point("shard_tmp")  # the shard only under its temporary name
     digest = sha256_file(tmp)
     size = os.path.getsize(tmp)
     os.replace(tmp, path)
     return {"bytes": size, "sha256": digest}
-
-
-def write_json_atomic(path: str, payload: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _seal(meta: dict) -> str:
@@ -66,7 +65,7 @@ def _seal(meta: dict) -> str:
 
 def write_meta(folder: str, meta: dict) -> None:
     """meta.json, sealed: `read_meta` refuses it once edited or damaged."""
-    write_json_atomic(os.path.join(folder, META_NAME), {**meta, META_SEAL: _seal(meta)})
+    write_json_atomic(os.path.join(folder, META_NAME), {**meta, META_SEAL: _seal(meta)}, indent=1)
 
 
 def read_meta(folder: str) -> dict:

@@ -55,8 +55,15 @@ class ShardWriter:
         write_meta(self.folder, self.meta)
 
     def check(self) -> None:
-        if self.error is not None:
-            raise RuntimeError(f"writing a shard failed: {self.error}") from self.error
+        e = self.error
+        if isinstance(e, OSError):  # a full disk, a lost mount: the system's refusal
+            raise OSError(
+                e.errno,
+                f"{self.folder}: writing a shard failed ({e.strerror or e}); the dataset is "
+                "incomplete: free space, then rerun with --resume",
+            ) from e
+        if e is not None:
+            raise RuntimeError(f"writing a shard failed: {e}") from e
 
     def submit(self, entry: dict, arrays: dict[str, np.ndarray]) -> None:
         self.check()

@@ -40,13 +40,7 @@ def file_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()[:16]
 
 
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write JSON through a temporary file and a rename: never half a file."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, default=str)
-    os.replace(tmp, path)
+write_json = files.write_json_atomic  # never half a file
 
 
 def read_json(path: str | os.PathLike):

@@ -18,9 +18,13 @@ temporary folder, which is removed when the slot is next opened.
 
 from __future__ import annotations
 
+import errno
+import gc
 import hashlib
 import json
+import logging
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -66,6 +70,35 @@ def tree_digest(tree, meta: dict) -> str:
     return digest.hexdigest()
 
 
+def _check_space(folder: str, tree, step: int) -> None:
+    """Refuse a save that cannot fit before Orbax starts it: its threads report a full
+    disk only as pages of log tracebacks."""
+    arrays = sum(getattr(x, "nbytes", 0) for x in jax.tree.leaves(tree))
+    need = int(1.1 * arrays) + (256 << 10)  # and Orbax's metadata files
+    free = shutil.disk_usage(folder if os.path.isdir(folder) else os.path.dirname(folder)).free
+    if free < need:
+        raise OSError(
+            errno.ENOSPC,
+            f"{folder}: checkpoint {step} needs about {need / 2**20:.1f} MiB, the disk has "
+            f"{free / 2**20:.1f} MiB free; free space, then rerun with --resume",
+        )
+
+
+def _drop_partial(folder: str) -> None:
+    """Remove Orbax's temporary folders of a failed save, and the tracebacks its
+    abandoned write tasks would print when collected."""
+    logger = logging.getLogger("asyncio")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        gc.collect()
+    finally:
+        logger.setLevel(level)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if "tmp" in name:
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+
+
 class BestLatest:
     """Save/restore a pytree in the "latest" and "best" slots under `directory`."""
 
@@ -99,9 +132,19 @@ class BestLatest:
         )
         if int(step) in mgr.all_steps():  # a resumed run redoing the step it was killed in
             mgr.delete(int(step))
-        with kill_during("ckpt_write", os.path.join(self.directory, slot)):
-            mgr.save(int(step), args=args, force=True)
-            mgr.wait_until_finished()
+        folder = os.path.join(self.directory, slot)
+        _check_space(folder, saveable, step)
+        try:
+            with kill_during("ckpt_write", folder):
+                mgr.save(int(step), args=args, force=True)
+                mgr.wait_until_finished()
+        except Exception as e:  # noqa: BLE001 - TensorStore reports a full disk as ValueError
+            _drop_partial(folder)
+            raise OSError(
+                getattr(e, "errno", None) or errno.EIO,
+                f"{folder}: writing checkpoint {step} failed, nothing of it kept (a full disk? "
+                f"{type(e).__name__}: {str(e)[:160]}); free space, then rerun with --resume",
+            ) from None
 
     def restore(self, slot: str, like) -> tuple[object, dict] | None:
         """(tree, meta) from `slot`, shaped like `like` (a pytree of arrays or

@@ -21,15 +21,10 @@ from difsched_jax.config import SliceConfig
 from difsched_jax.env import make_env_for
 from difsched_jax.env.build import split_params
 from difsched_jax.faults import crash_point
-from difsched_jax.files import read_json, read_jsonl
+from difsched_jax.files import read_json, read_jsonl, write_json_atomic, write_text_atomic
 from difsched_jax.train.checkpoint import BestLatest
 
-
-def write_json(path: str, payload) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
+write_json = write_json_atomic
 
 
 def read_config(run_dir: str, command: str) -> dict:
@@ -82,12 +77,8 @@ def read_rows(out: str, counter: str, upto: int, every: bool = False) -> list[di
 
 
 def write_rows(out: str, rows: list[dict]) -> None:
-    path = os.path.join(out, "metrics.jsonl")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    write_text_atomic(os.path.join(out, "metrics.jsonl"), text)
 
 
 def end_step(out: str, rows: list[dict], ckpt: BestLatest, step: int, state, meta: dict) -> None:
