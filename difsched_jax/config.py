@@ -19,6 +19,10 @@ TRAFFIC_MODELS = {
     "markov": "difsched_jax.env.traffic_models.markov",
 }
 EXPANDED_SIGMOID_K = (0.1, 0.2, 0.3, 0.4, 0.5)
+# Allocation semantics: "integer" (the default) executes whole resource blocks, Σ r_i ≤ B
+# (`env.channel.whole_blocks`); "reference" keeps the reference system's real-valued
+# allocation, whose channel grid rounds up (12.0001 blocks buy 13), to reproduce its figures.
+ALLOCATIONS = ("integer", "reference")
 
 
 def check_positive_int(label: str, value) -> None:
@@ -31,6 +35,11 @@ def check_positive_int(label: str, value) -> None:
 def check_traffic(owner: str, name: str) -> None:
     if name not in TRAFFIC_MODELS:
         raise ValueError(f"{owner}.traffic must be one of {tuple(TRAFFIC_MODELS)}, got {name!r}")
+
+
+def check_allocation(owner: str, name: str) -> None:
+    if name not in ALLOCATIONS:
+        raise ValueError(f"{owner}.allocation must be one of {ALLOCATIONS}, got {name!r}")
 
 
 def check_positive(obj, *names: str) -> None:
@@ -175,6 +184,7 @@ class SliceConfig(_Frozen):
     num_bins: int = 4
     seed: int = 999
     traffic: str = "trace"
+    allocation: str = "integer"  # `ALLOCATIONS`: whole blocks, or the reference's ceil
 
     def __post_init__(self):
         if not self.sigmoid_s and self.sigmoid_k:
@@ -189,6 +199,7 @@ class SliceConfig(_Frozen):
         _check_sigmoid(self)
         _check_user_map(self)
         check_traffic(type(self).__name__, self.traffic)
+        check_allocation(type(self).__name__, self.allocation)
         for agent_set in self.sub_agents:
             if len(agent_set) != len(self.user_map):
                 raise ValueError(

@@ -1,8 +1,10 @@
 """Same seed, same dataset across refactors: every field of a small dataset (and the
 synthetic trace under it) against SHA-256 digests recorded from the code before the
-layering refactor (issue 15, commit c9dc472). A change to traffic, the env step, the
-reward or the writer that alters a single bit fails here; if a change is meant to
-alter the data, record new digests and say why in the commit."""
+layering refactor (issue 15, commit c9dc472), made under the `reference` allocation
+semantics (real allocations, the channel grid rounds up), which must stay byte-identical.
+A change to traffic, the env step, the reward or the writer that alters a single bit
+fails here; if a change is meant to alter the data, record new digests and say why in
+the commit."""
 
 import hashlib
 import os
@@ -37,7 +39,7 @@ def _digest(x) -> str:
 
 
 def test_dataset_of_a_fixed_seed_is_bit_identical_to_the_recorded_one(tmp_path):
-    cfg = get_dataset_config(0)
+    cfg = get_dataset_config(0).replace(allocation="reference")
     trace = get_trace(cfg.flow, cfg.window)
     for name, want in TRACE_DIGESTS.items():
         assert _digest(getattr(trace, name)) == want, f"synthetic trace {name} changed"

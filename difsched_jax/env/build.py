@@ -36,6 +36,7 @@ def make_env(
         window=config.window,
         episode_len=episode_len,
         traffic=config.traffic,
+        allocation=config.allocation,
     )
     params = EnvParams(
         actual=jnp.asarray(actual_i),

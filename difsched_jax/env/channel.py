@@ -15,6 +15,37 @@ def sanitize_allocation(r: jax.Array, budget: jax.Array) -> jax.Array:
     return jnp.clip(r, 0.0, budget)
 
 
+def whole_blocks(r: jax.Array) -> jax.Array:
+    """The `integer` allocation rule: a real allocation r (N,) >= 0 becomes whole resource
+    blocks. Each user keeps floor(r_i); the blocks left of the rounded total,
+    floor(sum r + 1/2) - sum floor(r), go one each to the largest fractional parts
+    (ties to the lower index; a user with no fractional part gets none). So the total
+    is never above the request's rounded total, an integer request is kept as it is,
+    and a request within B stays within B (the budget rule then cuts what is over B).
+
+    By N^2 comparisons (no sort; see `enforce_budget_words`). float32 (N,) in and out.
+    """
+    r = jnp.asarray(r, jnp.float32)
+    n = r.shape[-1]
+    base = jnp.floor(r)
+    frac = r - base
+    left = jnp.floor(jnp.sum(r) + 0.5) - jnp.sum(base)  # () blocks to hand out
+    i = jnp.arange(n)
+    ahead = jnp.zeros(r.shape, jnp.int32)  # (N,) users whose fraction ranks before i's
+    for j in range(n):
+        ahead = ahead + ((frac[j] > frac) | ((frac[j] == frac) & (j < i))).astype(jnp.int32)
+    extra = (ahead < left) & (frac > 0)
+    return base + extra.astype(jnp.float32)
+
+
+def executed_request(r: jax.Array, budget: jax.Array, allocation: str) -> jax.Array:
+    """What the scheduler asks the budget rule for: `sanitize_allocation`, then under
+    `integer` semantics `whole_blocks`. `reference` keeps the real request (the channel
+    then rounds every fraction up: 12.0001 blocks buy the success of 13)."""
+    r = sanitize_allocation(r, budget)
+    return whole_blocks(r) if allocation == "integer" else r
+
+
 def grid_index(r: jax.Array, budget: jax.Array) -> jax.Array:
     """The reference's grid mapping: index clip(ceil(r), 0, B-1) into arange(B).
 

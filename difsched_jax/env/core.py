@@ -5,7 +5,8 @@
 
 `obs` is the observed packet count per user, (N,) int32. `action` is the
 requested allocation r in resource blocks, (N,) float (sanitised: NaN -> 0,
-negative or -inf -> 0, above B or +inf -> B). `reward` = 1 - loss. When an
+negative or -inf -> 0, above B or +inf -> B; under `spec.allocation == "integer"`
+then turned into whole blocks by `channel.whole_blocks`). `reward` = 1 - loss. When an
 episode ends the state is reset in the same step and the returned `obs` is the
 new episode's first one; `info["next_obs"]` is the true successor of the
 step's window. The step is a pipeline: budget -> channel -> losses -> traffic
@@ -21,8 +22,8 @@ import jax.numpy as jnp
 from difsched_jax.env.binomial import sample_losses
 from difsched_jax.env.channel import (
     enforce_budget_words,
+    executed_request,
     grid_index,
-    sanitize_allocation,
     success_prob,
 )
 from difsched_jax.env.prng import split_words, uniform_ints
@@ -118,7 +119,7 @@ def advance(
     When `done`, the caller replaces next_state by ``reset(reset_key, ...)``.
     """
     k_reset, words = draw_words(key, spec)
-    requested = sanitize_allocation(action, params.budget)  # (N,)
+    requested = executed_request(action, params.budget, spec.allocation)  # (N,)
     granted = enforce_budget_words(words[: spec.num_users], requested, params.budget)  # (N,)
     next_state, reward, done, info = finish(words, state, granted, params, spec)
     return next_state, reward, done, info, k_reset

@@ -8,7 +8,7 @@ system does (a Bernoulli draw per packet, a Python loop for the random-order
 budget rule, `searchsorted` on arange(B) for the grid). `VectorizedSlices` is
 the same model over S slices with NumPy array ops (`Generator.binomial`).
 Conventions shared with the JAX env: actions sanitised (NaN -> 0, -inf or
-negative -> 0, +inf or above B -> B), an empty window has loss 0 and is flagged,
+negative -> 0, +inf or above B -> B) and, under `integer` allocation, whole blocks, an empty window has loss 0 and is flagged,
 markov users on never-seen counts stay put, auto-reset after `episode_len`.
 """
 
@@ -23,6 +23,23 @@ from difsched_jax.env.traffic_models import traffic_model
 def sanitize_np(r, budget: float) -> np.ndarray:
     r = np.nan_to_num(np.asarray(r, np.float64), nan=0.0, posinf=budget, neginf=0.0)
     return np.clip(r, 0.0, budget)
+
+
+def whole_blocks_np(r) -> np.ndarray:
+    """`channel.whole_blocks` over the last axis: floor, then the blocks left of the
+    rounded total to the largest fractional parts (ties to the lower index)."""
+    r = np.asarray(r, np.float32).astype(np.float64)
+    base = np.floor(r)
+    frac = r - base
+    left = np.floor(r.sum(axis=-1, keepdims=True) + 0.5) - base.sum(axis=-1, keepdims=True)
+    rank = np.argsort(np.argsort(-frac, axis=-1, kind="stable"), axis=-1, kind="stable")
+    return base + ((rank < left) & (frac > 0))
+
+
+def request_np(r, budget: float, allocation: str) -> np.ndarray:
+    """Sanitised request, in whole blocks under `integer` (the JAX `executed_request`)."""
+    r = sanitize_np(r, budget)
+    return whole_blocks_np(r) if allocation == "integer" else r
 
 
 def grid_index_np(r, budget: int) -> np.ndarray:
@@ -69,6 +86,7 @@ def reference_args(params, spec) -> dict:
         "episode_len": spec.episode_len,
         "traffic": spec.traffic,
         "traffic_params": model_params,
+        "allocation": spec.allocation,
     }
 
 
@@ -87,6 +105,7 @@ class ReferenceSlice:
         episode_len: int = 1000,
         traffic: str = "trace",
         traffic_params=None,
+        allocation: str = "integer",
         seed: int = 0,
     ):
         self.actual = np.asarray(actual, np.int64)
@@ -95,6 +114,7 @@ class ReferenceSlice:
         self.budget, self.num_users, self.window = int(budget), int(num_users), int(window)
         self.episode_len, self.traffic = int(episode_len), traffic
         self.model, self.traffic_params = traffic_model(traffic), traffic_params
+        self.allocation = allocation
         self.rng = np.random.default_rng(seed)
         self.reset()
 
@@ -132,7 +152,8 @@ class ReferenceSlice:
 
     def step(self, r) -> tuple[np.ndarray, float, bool, dict]:
         """(obs, reward, done, info) for the allocation r (N,) in resource blocks."""
-        granted = budget_rule_np(sanitize_np(r, self.budget), self.budget, self.rng)
+        request = request_np(r, self.budget, self.allocation)
+        granted = budget_rule_np(request, self.budget, self.rng)
         p = self.curve[self.channel, grid_index_np(granted, self.budget)]  # (N,)
         actual = self.counts.copy()
         total = int(actual.sum())
@@ -196,7 +217,7 @@ class VectorizedSlices:
     def step(self, r) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """r: (S, N) allocations. Returns obs (S, N), reward (S,), done (S,), info."""
         b = self.base
-        granted = self._budget(sanitize_np(r, b.budget))
+        granted = self._budget(request_np(r, b.budget, b.allocation))
         p = b.curve[self.channel[:, None], grid_index_np(granted, b.budget)]  # (S, N)
         actual = self.counts
         total = actual.sum(axis=1)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from difsched_jax.env.channel import enforce_budget_batch, over_budget, sanitize_allocation
+from difsched_jax.env.channel import enforce_budget_batch, executed_request, over_budget
 from difsched_jax.env.core import draw_words, finish, reset, select_state
 from difsched_jax.env.prng import split_keys_batch, split_words
 from difsched_jax.env.types import EnvParams, EnvSpec, EnvState
@@ -66,9 +66,10 @@ def init_carry(
 
 
 def _start_window(params: EnvParams, spec: EnvSpec, r, k_step):
-    """One slice: the window's random words and the sanitised request r (N,)."""
+    """One slice: the window's random words and the executed request (N,) (sanitised,
+    whole blocks under `integer`) with whether it is over budget."""
     k_reset, words = draw_words(k_step, spec)  # materialised: several consumers below
-    requested = sanitize_allocation(r, params.budget)  # (N,)
+    requested = executed_request(r, params.budget, spec.allocation)  # (N,)
     return k_reset, words, requested, over_budget(requested, params.budget)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import jax
 from flax import struct
 
-from difsched_jax.config import check_positive_int, check_traffic
+from difsched_jax.config import check_allocation, check_positive_int, check_traffic
 from difsched_jax.env.binomial import LossTables
 
 OBS_MODES = ("predicted", "perfect")
@@ -26,11 +26,15 @@ class EnvSpec:
     window: int = 200  # L: slots per window, the most packets a user can send
     episode_len: int = 1000  # windows per episode; auto-reset after
     traffic: str = "trace"  # a `config.TRAFFIC_MODELS` name: "trace" (cursors) or "markov"
+    # `config.ALLOCATIONS`: "integer" executes whole blocks (`channel.whole_blocks`),
+    # "reference" the real request with the reference's ceil on the channel grid
+    allocation: str = "integer"
 
     def __post_init__(self):
         for name in ("num_users", "window", "episode_len"):
             check_positive_int(f"EnvSpec.{name}", getattr(self, name))
         check_traffic("EnvSpec", self.traffic)
+        check_allocation("EnvSpec", self.allocation)
 
 
 @struct.dataclass
