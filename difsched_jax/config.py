@@ -37,6 +37,14 @@ def check_traffic(owner: str, name: str) -> None:
         raise ValueError(f"{owner}.traffic must be one of {tuple(TRAFFIC_MODELS)}, got {name!r}")
 
 
+def describe_allocation(name: str) -> str:
+    """One phrase for headers: the semantics in force."""
+    return {
+        "integer": "integer (whole resource blocks, Σ r ≤ B)",
+        "reference": "reference (real allocations, the channel grid rounds up)",
+    }[name]
+
+
 def check_allocation(owner: str, name: str) -> None:
     if name not in ALLOCATIONS:
         raise ValueError(f"{owner}.allocation must be one of {ALLOCATIONS}, got {name!r}")

@@ -213,6 +213,22 @@ def oracle(params: OracleParams, key: jax.Array, obs: jax.Array) -> jax.Array:
     return jnp.where(jnp.sum(obs) > 0, r, fallback).astype(jnp.float32)
 
 
+def oracle_ceil_params(budget: int, sigmoid_k, sigmoid_s) -> OracleParams:
+    """`oracle_ceil`'s DP table: c whole blocks plus a sliver buy grid index c + 1, so
+    gain'[c] = gain[c + 1] for c = 0..B-1 within B - 1 blocks."""
+    return OracleParams(gain=oracle_params(budget, sigmoid_k, sigmoid_s).gain[1:])
+
+
+def oracle_ceil(params: OracleParams, key: jax.Array, obs: jax.Array) -> jax.Array:
+    """The exact myopic optimum under the `reference` allocation semantics, where the
+    channel grid rounds a real allocation up: k > 0 effective blocks cost k - 1 + ε.
+    The integer DP on `oracle_ceil_params` gives c (sum c <= B - 1); every user gets
+    c_i + 1/(2N), which executes as c_i + 1 blocks and spends at most B - 1/2.
+    (Taking B whole blocks is never better: drop one and every user gains the ceil.)"""
+    c = oracle(params, key, obs)
+    return c + 0.5 / obs.shape[-1]
+
+
 def oracle_allocation_numpy(gain, counts, by_count: bool = True):
     """Plain NumPy reference of the same DP (a loop over users, vectorised over
     the budget) for tests and benchmarks: gain (B+1,), counts (N,) -> r (N,) int.

@@ -143,6 +143,18 @@ def train_in_folder(args, train) -> int:
     return 0
 
 
+def add_allocation(p: argparse.ArgumentParser, default: str | None = "integer", note: str = ""):
+    p.add_argument(
+        "--allocation",
+        choices=("integer", "reference"),
+        default=default,
+        help="allocation semantics: integer executes whole resource blocks, sum <= B "
+        "(floor, then the rounded total's remaining blocks to the largest fractions); "
+        "reference keeps the reference's real allocations, whose channel grid rounds up "
+        f"(12.0001 blocks buy 13), to reproduce its figures{note}",
+    )
+
+
 def add_traffic_dir(p: argparse.ArgumentParser) -> None:
     from difsched_jax.cli.types import InDir
 

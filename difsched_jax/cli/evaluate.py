@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from difsched_jax.cli.common import add_traffic_dir
+from difsched_jax.cli.common import add_allocation, add_traffic_dir
 from difsched_jax.cli.types import ConfigIndex, Int, OutFile, PolicyList, seed
 
 
@@ -47,6 +47,7 @@ def add(sub) -> None:
         help="losses on the previous window's actual counts, as the reference (and "
         "SPEC §1's table) does (default), or on the observed window's",
     )
+    add_allocation(p)
     p.add_argument("--seed", type=seed(), default=0, help="evaluation seed (and synthetic traffic)")
     p.add_argument(
         "--json", type=OutFile("a JSON file"), default=None, help="write the figures here"
@@ -62,7 +63,7 @@ def add(sub) -> None:
 
 
 def run(args) -> int:
-    from difsched_jax.config import get_env_config
+    from difsched_jax.config import describe_allocation, get_env_config
     from difsched_jax.evaluate.compare import (
         compare_policies,
         comparison_payload,
@@ -70,7 +71,7 @@ def run(args) -> int:
         format_table,
     )
 
-    config = get_env_config(args.env_config)
+    config = get_env_config(args.env_config).replace(allocation=args.allocation)
     trace = eval_trace(config, args.traffic_dir, args.alignment, args.seed)
     rows = compare_policies(
         args.policy,
@@ -86,7 +87,7 @@ def run(args) -> int:
     traffic = args.traffic_dir or "synthetic"
     print(
         f"env config {args.env_config}, {args.split} split, traffic {traffic}, "
-        f"alignment {args.alignment}"
+        f"alignment {args.alignment}, allocation {describe_allocation(args.allocation)}"
     )
     print(format_table(rows))
     if args.json:
@@ -97,6 +98,7 @@ def run(args) -> int:
             split=args.split,
             traffic=traffic,
             alignment=args.alignment,
+            allocation=args.allocation,
             seed=args.seed,
         )
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
@@ -108,7 +110,7 @@ def run(args) -> int:
         kind = "real" if args.traffic_dir else "synthetic"
         title = (
             f"env config {args.env_config}: {args.split} split, {kind} traffic, "
-            f"{args.alignment} alignment"
+            f"{args.alignment} alignment, {args.allocation} allocation"
         )
         plot = plot_comparison if len(rows) > 1 else plot_loss_histogram
         print(f"wrote {plot(rows, args.plot, title)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from difsched_jax.cli.common import add_traffic_dir, validated
+from difsched_jax.cli.common import add_allocation, add_traffic_dir, validated
 from difsched_jax.cli.types import (
     ConfigIndex,
     Float,
@@ -56,6 +56,7 @@ def add(sub) -> None:
         help="losses on the previous window's actual counts, as the reference does "
         "(default), or on the observed window's",
     )
+    add_allocation(p)
     p.add_argument(
         "--agents",
         type=InDir("a folder of solved sub-agents"),
@@ -216,7 +217,7 @@ def generate(args, setup) -> int:
     from difsched_jax.data.policy import behaviour_policies
     from difsched_jax.traffic import load_trace
 
-    config = get_dataset_config(args.dataset_config)
+    config = get_dataset_config(args.dataset_config).replace(allocation=args.allocation)
     trace = load_trace(
         config.flow, config.window, args.traffic_dir, args.traffic_seed, args.alignment
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from difsched_jax.cli.common import add_traffic_dir, validated
+from difsched_jax.cli.common import add_allocation, add_traffic_dir, validated
 from difsched_jax.cli.types import Names, OutDir, seed
 
 OUT = OutDir("a pipeline run folder")
@@ -31,6 +31,7 @@ def add(sub) -> None:
     )
     p.add_argument("--seed", type=seed(), default=0, help="traffic, data, training and eval seed")
     p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
+    add_allocation(p)
     p.add_argument(
         "--drl",
         type=Names(("ppo", "sac", "none"), "deep-RL baseline"),
@@ -73,6 +74,7 @@ def run(args) -> int:
             traffic_dir=args.traffic_dir,
             seed=args.seed,
             alignment=args.alignment,
+            allocation=args.allocation,
             drl=drl,
             progress=not args.no_progress,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from difsched_jax.cli.common import (
+    add_allocation,
     add_traffic_dir,
     check_resume_out,
     require_unless_resume,
@@ -20,6 +21,7 @@ BY_FLAG = {
     "dataset": "--dataset",
     "bc": "--no-bc",
     "traffic_dir": "--traffic-dir",
+    "allocation": "--allocation",
     "agent": "its fields (e.g. --set gamma=0)",
     "state_dim": "the experiment's env config",
     "action_dim": "the experiment's env config",
@@ -60,6 +62,7 @@ def add(sub) -> None:
         "--episodes", type=Int(1, what="episodes"), default=None, help="episodes (default 50)"
     )
     add_traffic_dir(p)
+    add_allocation(p, None, " (default: the dataset's)")
     p.add_argument("--seed", type=seed(), default=None, help="training seed (default 0)")
     add_set_flag(
         p,
@@ -103,6 +106,7 @@ def check(args) -> None:
     for name in ("episodes", "seed"):
         if getattr(args, name) is not None:
             run_kw[name] = getattr(args, name)
+    run_kw["allocation"] = args.allocation or dataset_allocation(args.dataset)
     try:
         run = dql_config.make_run_config(
             args.exp_config,
@@ -122,6 +126,17 @@ def check(args) -> None:
         args.out = validated(
             OUT, paths.dql_run_dir(run.exp_config, run.bc, run.seed), "--out (default)"
         )
+
+
+def dataset_allocation(folder: str) -> str:
+    """The allocation semantics a dataset was made under (integer when it will not load:
+    training then names what is wrong with it)."""
+    from difsched_jax.data import DatasetError, load_dataset
+
+    try:
+        return load_dataset(folder, verify=False).allocation
+    except (DatasetError, OSError, ValueError):
+        return "integer"
 
 
 def run(args) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from difsched_jax.cli.common import (
+    add_allocation,
     add_traffic_dir,
     check_resume_out,
     require_unless_resume,
@@ -41,6 +42,7 @@ def add(sub) -> None:
     add_traffic_dir(p)
     p.add_argument("--obs", choices=("predicted", "perfect"), default="predicted")
     p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
+    add_allocation(p)
     p.add_argument("--seed", type=seed(), default=0)
     p.add_argument(
         "--chunk-steps",
@@ -87,6 +89,7 @@ def check(args) -> None:
             obs=args.obs,
             traffic_dir=args.traffic_dir,
             alignment=args.alignment,
+            allocation=args.allocation,
             seed=args.seed,
             chunk_steps=args.chunk_steps,
             val_fraction=args.val_fraction,

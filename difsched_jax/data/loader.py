@@ -47,6 +47,8 @@ class OfflineDataset:
         self.num_users = int(self.meta["config"]["num_users"])
         self.budget = int(self.meta["config"]["budget"])
         self.window = int(self.meta["config"]["window"])
+        # datasets written before the setting existed executed the reference's ceil
+        self.allocation = str(self.meta["config"].get("allocation", "reference"))
         self.fields = {
             k: (np.dtype(v["dtype"]), tuple(v["shape"])) for k, v in self.meta["fields"].items()
         }

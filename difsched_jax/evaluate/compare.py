@@ -8,15 +8,17 @@ between rows are less noisy than the intervals of the rows suggest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
+import numpy as np
 
 from difsched_jax.config import SliceConfig
 from difsched_jax.env import make_env
 from difsched_jax.env.types import OBS_MODES
 from difsched_jax.evaluate.core import EvalResult, evaluate_policy
-from difsched_jax.evaluate.registry import resolve_policy
+from difsched_jax.evaluate.registry import EvalContext, resolve_policy
+from difsched_jax.evaluate.stats import mean_ci95
 from difsched_jax.traffic import load_trace
 from difsched_jax.traffic.trace import SPLITS, Trace
 
@@ -34,14 +36,40 @@ def eval_trace(
     return load_trace(config.flow, config.window, traffic_dir, seed, alignment)
 
 
+# yardsticks every row is paired with, when they are evaluated beside it
+PAIRED_REFERENCES = ("oracle-bayes", "oracle")
+
+
 @dataclass
 class PolicyRow:
     name: str
     obs: str  # observation mode actually used (oracle-perfect forces "perfect")
     result: EvalResult
+    # reference name -> (mean, 95 % half-width) of this row's per-slice loss minus the
+    # reference's: every policy sees the same slices, so the pairs are over slices
+    paired: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        return {"policy": self.name, "obs": self.obs, **self.result.summary()}
+        paired = {ref: {"mean": m, "ci95": h} for ref, (m, h) in self.paired.items()}
+        return {
+            "policy": self.name,
+            "obs": self.obs,
+            **self.result.summary(),
+            "paired_difference": paired,
+            "slice_losses": [float(x) for x in self.result.slice_means],
+        }
+
+
+def add_paired(rows: list[PolicyRow], names: list[str]) -> None:
+    """Fill each row's `paired` against the `PAIRED_REFERENCES` among them. names[i]:
+    the registry name of rows[i] (rows may carry display labels)."""
+    for ref in PAIRED_REFERENCES:
+        if ref not in names:
+            continue
+        base = np.asarray(rows[names.index(ref)].result.slice_means, np.float64)
+        for row in rows:
+            diff = np.asarray(row.result.slice_means, np.float64) - base
+            row.paired[ref] = mean_ci95(diff)
 
 
 def parse_policy_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -96,7 +124,8 @@ def compare_policies(
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if obs not in OBS_MODES:
         raise ValueError(f"obs must be one of {OBS_MODES}, got {obs!r}")
-    policies = [resolve_policy(n, config) for n in policy_names]
+    context = EvalContext(trace, split, obs)
+    policies = [resolve_policy(n, config, context) for n in policy_names]
     key = jax.random.key(seed)
     envs: dict[str, tuple] = {}
     rows = []
@@ -109,6 +138,7 @@ def compare_policies(
             policy.act, policy.params, params, spec, key, num_slices, num_windows
         )
         rows.append(PolicyRow(policy.name, mode, result))
+    add_paired(rows, policy_names)
     return rows
 
 
@@ -121,19 +151,31 @@ def comparison_payload(rows: list[PolicyRow], **meta) -> dict:
     return payload
 
 
+def format_paired(row: PolicyRow, ref: str) -> str:
+    """'+0.0123 ± 0.0010' (row minus ref, paired over slices), '' for ref itself."""
+    if ref not in row.paired or row.name == ref:
+        return ""
+    mean, half = row.paired[ref]
+    return f"{mean:+.4f} ± {half:.4f}"
+
+
 def format_table(rows: list[PolicyRow]) -> str:
-    """Markdown table: policy, observation, mean loss +- 95 % half-width, sizes."""
+    """Markdown table: policy, observation, mean loss +- 95 % half-width, the paired
+    differences to the yardsticks evaluated beside it, oracle gap, sizes."""
+    refs = [ref for ref in PAIRED_REFERENCES if any(ref in row.paired for row in rows)]
+    head = "".join(f" Δ vs {ref} (paired) |" for ref in refs)
     lines = [
-        "| policy | obs | mean loss | 95 % CI (±) | gap to oracle (RB/user) | slices × windows "
-        "| empty windows |",
-        "|---|---|---|---|---|---|---|",
+        f"| policy | obs | mean loss | 95 % CI (±) |{head} gap to oracle (RB/user) "
+        "| slices × windows | empty windows |",
+        "|---|---|---|---|" + "---|" * len(refs) + "---|---|---|",
     ]
     for row in rows:
         r = row.result
         slices, windows = r.window_losses.shape[1], r.window_losses.shape[0]
         gap = "–" if r.oracle_gap is None else f"{r.oracle_gap:.2f}"
+        paired = "".join(f" {format_paired(row, ref)} |" for ref in refs)
         lines.append(
-            f"| {row.name} | {row.obs} | {r.mean_loss:.4f} | {r.ci95:.4f} | {gap} | "
+            f"| {row.name} | {row.obs} | {r.mean_loss:.4f} | {r.ci95:.4f} |{paired} {gap} | "
             f"{slices} × {windows} | {r.empty_fraction:.2%} |"
         )
     return "\n".join(lines)

@@ -1,7 +1,18 @@
 """Policy names the CLI and the pipeline understand -> (act, policy_params, obs mode).
 
 A name is either a built-in (``equal``, ``random``, ...) or ``kind:PATH``
-(e.g. ``mdp:DIR``) for a policy loaded from disk.
+(e.g. ``mdp:DIR``) for a policy loaded from disk. Builders get the config and the
+`EvalContext` (the trace, split and observation evaluated: the oracle-bayes
+yardsticks count their conditional law there).
+
+Yardsticks (SPEC §1 and README "Results"):
+- ``oracle``: the integer DP on the observed counts (predicted or perfect observation);
+- ``oracle-perfect``: the same on the actual counts (a hard floor);
+- ``oracle-ceil``: the optimum under the `reference` allocation, which knows about ceil;
+- ``oracle-bayes``: the DP on the exact expected loss weights given the observation, the
+  conditional law counted on the evaluated split (an in-sample floor for any policy that
+  sees only the current observation, not a deployable policy);
+- ``oracle-calibrated``: the same with the law counted on the train split (deployable).
 """
 
 from __future__ import annotations
@@ -11,7 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from difsched_jax.agents import heuristics
+from difsched_jax.agents.bayes import MIN_ROW_SAMPLES
 from difsched_jax.config import SliceConfig
+from difsched_jax.traffic.trace import Trace
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Where policies are evaluated: what the oracle-bayes yardsticks need."""
+
+    trace: Trace | None = None  # None: policies that need the trace are refused
+    split: str = "test"
+    obs: str = "predicted"
 
 
 @dataclass
@@ -27,8 +49,11 @@ def _no_arg(kind: str, arg: str | None) -> None:
         raise ValueError(f"policy {kind!r} takes no ':' argument, got {kind}:{arg}")
 
 
-def _heuristic(kind: str, act: Callable) -> Callable[[SliceConfig, str | None], ResolvedPolicy]:
-    def build(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+Builder = Callable[[SliceConfig, "str | None", EvalContext], ResolvedPolicy]
+
+
+def _heuristic(kind: str, act: Callable) -> Builder:
+    def build(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
         _no_arg(kind, arg)
         return ResolvedPolicy(kind, act, heuristics.heuristic_params(config.budget))
 
@@ -39,7 +64,7 @@ def _oracle_builder(kind: str, obs: str | None):
     """The exact myopic optimum on the config's channel pairs; ``oracle-perfect``
     forces perfect observation (a hard floor), ``oracle`` follows the caller's."""
 
-    def build(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+    def build(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
         _no_arg(kind, arg)
         k, s = zip(*config.sigmoid_pairs)
         params = heuristics.oracle_params(config.budget, k, s)
@@ -48,7 +73,41 @@ def _oracle_builder(kind: str, obs: str | None):
     return build
 
 
-def _mdp(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+def _oracle_ceil(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
+    _no_arg("oracle-ceil", arg)
+    if config.allocation != "reference":
+        raise ValueError(
+            "policy 'oracle-ceil' is the optimum under the reference allocation (the channel "
+            f"rounds fractions up); this evaluation runs under {config.allocation!r}: use "
+            "--allocation reference, or 'oracle' for the whole-block optimum"
+        )
+    k, s = zip(*config.sigmoid_pairs)
+    params = heuristics.oracle_ceil_params(config.budget, k, s)
+    return ResolvedPolicy("oracle-ceil", heuristics.oracle_ceil, params)
+
+
+def _bayes_builder(kind: str, law_split: str | None, min_samples: int):
+    """The DP on expected loss weights; the law from `law_split` (None: the evaluated one)."""
+
+    def build(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
+        from difsched_jax.agents import bayes
+        from difsched_jax.env import make_env
+        from difsched_jax.env.traffic_models import observation_pairs
+
+        _no_arg(kind, arg)
+        if ctx.trace is None:
+            raise ValueError(f"policy {kind!r} needs the evaluated trace (compare_policies)")
+        spec, params = make_env(config, ctx.trace, law_split or ctx.split, ctx.obs)
+        observed, scored = observation_pairs(spec.traffic, params)
+        law = bayes.conditional_law(observed, scored, config.window, min_samples)
+        k, s = zip(*config.sigmoid_pairs)
+        gain = heuristics.oracle_params(config.budget, k, s).gain
+        return ResolvedPolicy(kind, bayes.oracle_bayes, bayes.bayes_params(gain, law))
+
+    return build
+
+
+def _mdp(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
     """``mdp:DIR``: the sub-agents of the config's first sub-agent set, loaded from
     DIR (mdp_subagent{i}.npz from `difsched build-agent`, or the reference's
     seed_mdp_subagent{i}.npz). Nothing is solved on the fly."""
@@ -64,7 +123,7 @@ def _drl(kind: str):
     """``ppo:RUN`` / ``sac:RUN``: the best actor of a `difsched train-drl` run,
     acting with its mean action (deterministic)."""
 
-    def build(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+    def build(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
         from difsched_jax.train.drl import load_policy
 
         if not arg:
@@ -78,12 +137,13 @@ def _drl(kind: str):
                 f"{arg} was trained for {trained.num_users} users and B = {trained.budget} "
                 f"(env config {run.env_config}), not {config.num_users} users and B = {config.budget}"
             )
+        _check_allocation(arg, trained.allocation, config.allocation)
         return ResolvedPolicy(kind, act, params)
 
     return build
 
 
-def _dql(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
+def _dql(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
     """``dql:RUN`` (best checkpoint) or ``dql:RUN@latest``: a `difsched train` run,
     greedy over its eval_candidates diffusion samples ranked by its critic."""
     from difsched_jax.train.dql import load_policy
@@ -102,16 +162,30 @@ def _dql(config: SliceConfig, arg: str | None) -> ResolvedPolicy:
             f"{run_dir} was trained for {trained.num_users} users, B = {trained.budget} "
             f"(experiment {run.exp_config}), not {config.num_users} users, B = {config.budget}"
         )
+    _check_allocation(run_dir, trained.allocation, config.allocation)
     return ResolvedPolicy("dql", act, params)
 
 
+def _check_allocation(run_dir: str, trained: str, evaluated: str) -> None:
+    """A trained policy is evaluated under the allocation semantics it learnt under."""
+    if trained != evaluated:
+        raise ValueError(
+            f"{run_dir} was trained under the {trained!r} allocation semantics; this "
+            f"evaluation runs under {evaluated!r}: pass --allocation {trained}, or train "
+            f"again under {evaluated!r}"
+        )
+
+
 # name -> builder(config, argument after ':' or None)
-BUILDERS: dict[str, Callable[[SliceConfig, str | None], ResolvedPolicy]] = {
+BUILDERS: dict[str, Builder] = {
     "equal": _heuristic("equal", heuristics.equal_share),
     "proportional": _heuristic("proportional", heuristics.proportional),
     "random": _heuristic("random", heuristics.random_policy),
     "oracle": _oracle_builder("oracle", None),
     "oracle-perfect": _oracle_builder("oracle-perfect", "perfect"),
+    "oracle-ceil": _oracle_ceil,
+    "oracle-bayes": _bayes_builder("oracle-bayes", None, 0),
+    "oracle-calibrated": _bayes_builder("oracle-calibrated", "train", MIN_ROW_SAMPLES),
     "mdp": _mdp,
     "dql": _dql,
     "ppo": _drl("ppo"),
@@ -146,10 +220,12 @@ def check_name(name: str) -> None:
         raise ValueError(f"policy {name!r}: {folder}: {what} (expected {FOLDER_KINDS[kind]})")
 
 
-def resolve_policy(name: str, config: SliceConfig) -> ResolvedPolicy:
+def resolve_policy(
+    name: str, config: SliceConfig, context: EvalContext | None = None
+) -> ResolvedPolicy:
     kind, _, arg = name.strip().partition(":")
     if kind not in BUILDERS:
         raise ValueError(f"unknown policy {name!r}; known: {sorted(BUILDERS)} (some take ':PATH')")
-    resolved = BUILDERS[kind](config, arg or None)
+    resolved = BUILDERS[kind](config, arg or None, context or EvalContext())
     resolved.name = name
     return resolved

@@ -17,7 +17,7 @@ from difsched_jax.config import SliceConfig
 from difsched_jax.env import make_env, rollout
 from difsched_jax.evaluate.compare import PolicyRow
 from difsched_jax.evaluate.core import EvalResult, oracle_gap
-from difsched_jax.evaluate.registry import resolve_policy
+from difsched_jax.evaluate.registry import EvalContext, resolve_policy
 from difsched_jax.evaluate.stats import mean_ci95
 from difsched_jax.files import DamagedFile, read_npz
 from difsched_jax.traffic.trace import Trace
@@ -39,7 +39,7 @@ def evaluate_with_allocations(
 ) -> tuple[PolicyRow, dict]:
     """(row, samples): samples holds a random subset of the (user, window) pairs:
     ``observed`` count, requested allocation ``action`` and ``granted`` one."""
-    policy = resolve_policy(name, config)
+    policy = resolve_policy(name, config, EvalContext(trace, split, obs))
     mode = policy.obs or obs
     spec, params = make_env(config, trace, split, mode, episode_len)
     key = jax.random.key(seed)

@@ -15,7 +15,12 @@ import time
 from collections.abc import Callable
 
 from difsched_jax import paths
-from difsched_jax.config import get_env_config, get_experiment_config, get_subagent_config
+from difsched_jax.config import (
+    check_allocation,
+    get_env_config,
+    get_experiment_config,
+    get_subagent_config,
+)
 from difsched_jax.evaluate.report import render_report
 from difsched_jax.files import DamagedFile
 from difsched_jax.pipeline import steps
@@ -41,7 +46,9 @@ def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, JAX {jax.__version__} on {kind}"
 
 
-def _policies(exp: int, agents_st: Stage, dql_runs: dict, drl_runs: dict) -> list[tuple]:
+def _policies(
+    exp: int, agents_st: Stage, dql_runs: dict, drl_runs: dict, allocation: str
+) -> list[tuple]:
     """(label, registry name, upstream stage) in the table's order."""
     out = [
         ("random", "random", None),
@@ -56,6 +63,10 @@ def _policies(exp: int, agents_st: Stage, dql_runs: dict, drl_runs: dict) -> lis
         if e == exp:
             out.append((DRL_LABELS[algo], f"{algo}:{st.path}", st))
     out.append(("oracle (predicted obs)", "oracle", None))
+    out.append(("oracle-calibrated", "oracle-calibrated", None))
+    out.append(("oracle-bayes (in-sample floor)", "oracle-bayes", None))
+    if allocation == "reference":
+        out.append(("oracle-ceil", "oracle-ceil", None))
     out.append(("oracle (perfect obs)", "oracle-perfect", None))
     return out
 
@@ -102,6 +113,7 @@ def run_pipeline(
     traffic_dir: str | os.PathLike | None = None,
     seed: int = 0,
     alignment: str = "reference",
+    allocation: str = "integer",
     drl: tuple[str, ...] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -119,6 +131,7 @@ def run_pipeline(
         preset = preset.replace(drl=tuple(drl))
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+    check_allocation("pipeline", allocation)
     out = os.fspath(out) if out is not None else paths.pipeline_dir(preset.name)
     flows = [get_env_config(get_experiment_config(e).env).flow for e in preset.experiments]
     flows += [get_subagent_config(i).flow for i in preset.subagents]
@@ -127,7 +140,7 @@ def run_pipeline(
     traffic = "synthetic" if traffic_dir is None else traffic_dir
     log(
         f"pipeline, preset {preset.name}: experiments {list(preset.experiments)}, "
-        f"traffic {traffic}, seed {seed} -> {out}"
+        f"traffic {traffic}, seed {seed}, {allocation} allocation -> {out}"
     )
     inp = steps.Inputs(
         traffic_dir=traffic_dir,
@@ -135,6 +148,7 @@ def run_pipeline(
         alignment=alignment,
         progress=progress,
         traffic_id=steps.traffic_identity(flows, window, traffic_dir, seed),
+        allocation=allocation,
     )
     os.makedirs(out, exist_ok=True)  # once the traffic is known to be readable
     log_ = StageLog(out, log)
@@ -152,7 +166,9 @@ def run_pipeline(
         for algo in preset.drl
     }
     evals = {
-        e: steps.evaluate(log_, preset, inp, e, _policies(e, agents_st, dql_runs, drl_runs))
+        e: steps.evaluate(
+            log_, preset, inp, e, _policies(e, agents_st, dql_runs, drl_runs, allocation)
+        )
         for e in preset.experiments
     }
 
@@ -203,6 +219,7 @@ def run_pipeline(
         "traffic": f"synthetic (seed {seed})" if traffic_dir is None else traffic_dir,
         "traffic_id": inp.traffic_id,
         "alignment": alignment,
+        "allocation": allocation,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": _machine(),
         "wall_seconds": round(time.perf_counter() - t_start, 1),

@@ -30,6 +30,7 @@ class Inputs:
     alignment: str
     progress: bool
     traffic_id: str  # hash of the traces' contents (real files or synthetic arrays)
+    allocation: str = "integer"  # `config.ALLOCATIONS`: of every dataset, run and evaluation
 
     def trace(self, flow: str, window: int):
         return load_trace(flow, window, self.traffic_dir, self.seed, self.alignment)
@@ -78,7 +79,7 @@ def dataset(log: StageLog, preset: Preset, inp: Inputs, index: int, agents_st: S
     from difsched_jax.data import generate_dataset, load_dataset
     from difsched_jax.data.policy import behaviour_policies
 
-    config = get_dataset_config(index)
+    config = get_dataset_config(index).replace(allocation=inp.allocation)
     sizes = {
         "slices": preset.dataset_slices,
         "windows": preset.dataset_windows,
@@ -132,6 +133,7 @@ def train_dql(
         traffic_dir=inp.traffic_dir,
         seed=inp.seed,
         alignment=inp.alignment,
+        allocation=inp.allocation,
         agent=preset.train_agent,
         **preset.train_run,
     )
@@ -159,6 +161,7 @@ def train_drl(log: StageLog, preset: Preset, inp: Inputs, exp: int, algo: str) -
         traffic_dir=inp.traffic_dir,
         seed=inp.seed,
         alignment=inp.alignment,
+        allocation=inp.allocation,
         agent=preset.drl_agent.get(algo, {}),
         **preset.drl_run,
     )
@@ -175,6 +178,7 @@ def train_drl(log: StageLog, preset: Preset, inp: Inputs, exp: int, algo: str) -
 
 def evaluate(log: StageLog, preset: Preset, inp: Inputs, exp: int, policies: list[tuple]) -> Stage:
     """policies: (label, registry name, upstream stage or None) in table order."""
+    from difsched_jax.evaluate.compare import add_paired
     from difsched_jax.evaluate.plots import plot_comparison, plot_loss_histogram
     from difsched_jax.evaluate.report import plot_allocations
     from difsched_jax.pipeline.evaluation import (
@@ -184,7 +188,7 @@ def evaluate(log: StageLog, preset: Preset, inp: Inputs, exp: int, policies: lis
     )
 
     env_index = get_experiment_config(exp).env
-    config = get_env_config(env_index)
+    config = get_env_config(env_index).replace(allocation=inp.allocation)
     sizes = {
         "num_slices": preset.eval_slices,
         "num_windows": preset.eval_windows,
@@ -198,7 +202,7 @@ def evaluate(log: StageLog, preset: Preset, inp: Inputs, exp: int, policies: lis
     def work(st: Stage) -> dict:
         trace = inp.trace(config.flow, config.window)
         rows, samples, out = [], [], []
-        for (label, name, up), item in zip(policies, listed):
+        for (label, name, _up), item in zip(policies, listed):
             slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
             path = os.path.join(st.path, f"{slug}-{content_hash(item)}.npz")
             try:  # evaluated before an interruption
@@ -216,6 +220,9 @@ def evaluate(log: StageLog, preset: Preset, inp: Inputs, exp: int, policies: lis
             log.log(f"    {label:<24} {row.result.mean_loss:.4f} ± {row.result.ci95:.4f}")
             rows.append(row)
             samples.append((label, s))
+        names = [name.partition(":")[0] for _, name, _ in policies]
+        add_paired(rows, names)
+        for row, (label, name, up) in zip(rows, policies):
             spec = f"{name.partition(':')[0]}:{up.folder}" if up is not None else name
             out.append({"label": label, **row.summary(), "policy": spec})
         title = f"experiment {exp} (env config {env_index}), test split"

@@ -64,7 +64,18 @@ def offline_stream(run: DQLRunConfig) -> OfflineStream:
             f"{run.dataset}: {ds.num_users} users, B = {ds.budget}, L = {ds.window}; experiment "
             f"{run.exp_config} needs {env.num_users} users, B = {env.budget}, L = {env.window}"
         )
+    check_same_allocation(run.dataset, ds.allocation, env.allocation)
     return OfflineStream(ds, run.offline_capacity, run.executed_action, seed=run.seed)
+
+
+def check_same_allocation(dataset: str, made: str, wanted: str) -> None:
+    """A dataset trains only under the allocation semantics it was made under."""
+    if made != wanted:
+        raise ValueError(
+            f"{dataset}: made under the {made!r} allocation semantics, but this run trains "
+            f"under {wanted!r}: pass --allocation {made}, or make the data again with "
+            f"`difsched gen-dataset --allocation {wanted}`"
+        )
 
 
 def offline_rows_written(run: DQLRunConfig, stream: OfflineStream, episodes: int) -> int:

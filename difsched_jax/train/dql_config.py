@@ -17,7 +17,12 @@ import os
 from dataclasses import dataclass
 
 from difsched_jax.agents.dql import RANKING_CRITICS, DQLConfig
-from difsched_jax.config import check_positive, get_env_config, get_experiment_config
+from difsched_jax.config import (
+    check_allocation,
+    check_positive,
+    get_env_config,
+    get_experiment_config,
+)
 from difsched_jax.env.types import OBS_MODES
 from difsched_jax.traffic import ALIGNMENTS
 
@@ -64,6 +69,7 @@ class DQLRunConfig:
     traffic_dir: str | None = None  # None: synthetic traffic
     obs: str = "predicted"
     alignment: str = "reference"
+    allocation: str = "integer"  # `config.ALLOCATIONS`; the dataset must be made under it
     # train on the executed allocation (after the budget rule; ours) or on the requested
     # one (SPEC §4's records). The reward follows what was executed: on requests over B
     # the critic learns a blur of random cuts and cannot tell allocations of B apart.
@@ -77,6 +83,7 @@ class DQLRunConfig:
     def __post_init__(self):
         get_experiment_config(self.exp_config)
         check_positive(self, *_POSITIVE)
+        check_allocation("DQLRunConfig", self.allocation)
         for name in ("bc", "online_phase", "executed_action"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
@@ -111,7 +118,8 @@ class DQLRunConfig:
 
     @property
     def env_config(self):
-        return get_env_config(get_experiment_config(self.exp_config).env)
+        env = get_env_config(get_experiment_config(self.exp_config).env)
+        return env.replace(allocation=self.allocation)
 
     @property
     def total_updates(self) -> int:

@@ -28,7 +28,7 @@ import numpy as np
 from difsched_jax.agents import heuristics
 from difsched_jax.agents.drl import ppo, sac
 from difsched_jax.agents.drl.policy import DeterministicPolicy, policy_params
-from difsched_jax.config import EnvConfig, check_positive, get_env_config
+from difsched_jax.config import EnvConfig, check_allocation, check_positive, get_env_config
 from difsched_jax.env import rollout
 from difsched_jax.faults import crash_point
 from difsched_jax.traffic import ALIGNMENTS
@@ -47,6 +47,7 @@ class RunConfig:
     obs: str = "predicted"
     traffic_dir: str | None = None  # None: synthetic traffic
     alignment: str = "reference"  # loss/observation pairing, as `evaluate` (data.alignment)
+    allocation: str = "integer"  # `config.ALLOCATIONS`: whole blocks, or the reference's ceil
     seed: int = 0
     episode_len: int = 100  # windows per episode (SPEC §6)
     val_fraction: float = 0.2  # tail of the train split held out for model selection
@@ -59,6 +60,7 @@ class RunConfig:
     def __post_init__(self):
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {sorted(ALGOS)}, got {self.algo!r}")
+        check_allocation("RunConfig", self.allocation)
         self.env()
         if self.alignment not in ALIGNMENTS:
             raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {self.alignment!r}")
@@ -73,7 +75,8 @@ class RunConfig:
 
     def env(self) -> EnvConfig:
         """The env config trained on: the registry's, with `env_override` applied."""
-        return get_env_config(self.env_config).replace(**self.env_override)
+        env = get_env_config(self.env_config).replace(allocation=self.allocation)
+        return env.replace(**self.env_override)
 
     def agent_config(self):
         return self.agent

@@ -36,6 +36,8 @@ def read_config(run_dir: str, command: str) -> dict:
     if not isinstance(saved, dict):
         raise ValueError(f"{path}: expected a JSON object of settings")
     saved.pop("env", None)
+    # runs saved before the allocation setting existed executed the reference's ceil
+    saved.setdefault("allocation", "reference")
     return saved
 
 

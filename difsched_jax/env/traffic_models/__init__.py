@@ -9,6 +9,9 @@ A model is one module with these names (see `trace` and `markov`):
     numpy_observe(cursors, counts, observed) -> obs                      the NumPy reference's
     numpy_advance(rng, cursors, counts, actual, observed, traffic_params)
         -> (cursors, counts, obs)    one window of the NumPy reference (any leading axes)
+    observation_pairs(params) -> (observed, scored)   optional: the (observed count, count
+        scored) pairs whose law is P(u | o), for the oracle-bayes yardsticks; default
+        (params.observed, params.actual), the trace's own pairing
 
 `params` is the slice's `EnvParams` (the trace of the chosen split: ``params.actual``,
 ``params.observed``; the model's own ``params.traffic_params``); `state` its
@@ -31,4 +34,12 @@ def traffic_model(name: str) -> ModuleType:
     return importlib.import_module(TRAFFIC_MODELS[name])
 
 
-__all__ = ["TRAFFIC_MODELS", "traffic_model"]
+def observation_pairs(name: str, params) -> tuple:
+    """(observed, scored) count arrays of the split in `params` under model `name`."""
+    model = traffic_model(name)
+    if hasattr(model, "observation_pairs"):
+        return model.observation_pairs(params)
+    return params.observed, params.actual
+
+
+__all__ = ["TRAFFIC_MODELS", "observation_pairs", "traffic_model"]
