@@ -19,9 +19,13 @@ def test_comparison_mode_table_json_and_bar_chart(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "| policy | obs | mean loss" in text and "| oracle-perfect | perfect |" in text
+    assert "allocation integer (whole resource blocks" in text.splitlines()[0]
+    assert "Δ vs oracle (paired)" in text
     payload = json.loads(out_json.read_text())
     assert [r["policy"] for r in payload["results"]] == ["equal", "oracle", "oracle-perfect"]
     assert payload["alignment"] == "reference" and payload["traffic"] == "synthetic"
+    assert payload["allocation"] == "integer" and payload["config"]["allocation"] == "integer"
+    assert len(payload["results"][0]["slice_losses"]) == 256
     assert payload["config"]["num_users"] == 8 and "mean_loss" not in payload
     assert out_png.read_bytes()[:4] == b"\x89PNG"
 

@@ -26,6 +26,8 @@ LABELS = [
     "Diffusion-QL (BC)",
     "Diffusion-QL (no BC)",
     "oracle (predicted obs)",
+    "oracle-calibrated",
+    "oracle-bayes (in-sample floor)",
     "oracle (perfect obs)",
 ]
 
@@ -55,6 +57,8 @@ def test_report_has_table_and_images(tiny_run):
     assert "| policy | observation | mean packet loss ± 95 % CI |" in report
     for label in LABELS:
         assert f"| {label} |" in report, label
+    assert "Allocation: integer (whole resource blocks" in report
+    assert "Δ vs oracle-bayes (paired 95 % CI)" in report
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     names = {os.path.basename(p) for p in images}
     assert {"comparison.png", "losses.png", "allocations.png", "curves.png"} <= names
@@ -77,6 +81,12 @@ def test_results_json_has_every_policy(tiny_run):
     # the floor: perfect observation is no worse than predicted for the oracle
     assert rows[-1]["mean_loss"] <= rows[-2]["mean_loss"] + 0.05
     assert [s["status"] for s in saved["stages"]] == ["ran"] * 5
+    assert saved["allocation"] == "integer"
+    by = {r["label"]: r for r in rows}
+    for r in rows:  # every row paired with the floor and the oracle, slice by slice
+        assert set(r["paired_difference"]) == {"oracle-bayes", "oracle"}
+        assert len(r["slice_losses"]) == r["slices"]
+    assert by["oracle-bayes (in-sample floor)"]["paired_difference"]["oracle-bayes"]["mean"] == 0
     assert any("stage dql-exp0-bc" in line for line in lines)
 
 

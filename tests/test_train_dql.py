@@ -132,6 +132,32 @@ def test_cli_train_and_evaluate(dataset, full_run, tmp_path, capsys):
     assert "trained for 8 users, B = 100" in capsys.readouterr().err
     assert main(["evaluate", "--policy", f"dql:{out}@nope"]) == 2
     assert "checkpoint must be one of" in capsys.readouterr().err
+    # the run learnt under whole blocks: evaluating it under the reference's ceil is refused
+    assert load_run_config(out).allocation == "integer"
+    assert main(["evaluate", "--policy", f"dql:{out}", "--allocation", "reference"]) == 2
+    err = capsys.readouterr().err
+    assert "trained under the 'integer' allocation" in err and "--allocation integer" in err
+
+
+@pytest.mark.slow
+def test_a_dataset_trains_only_under_its_allocation(dataset, tmp_path, capsys):
+    """A dataset made under `reference` is refused by an `integer` run, with the flag to
+    pass; `difsched train` without --allocation takes the dataset's."""
+    folder = str(tmp_path / "ref_ds")
+    cfg = get_dataset_config(0).replace(allocation="reference")
+    policy = (heuristics.equal_share, heuristics.heuristic_params(cfg.budget))
+    trace = get_trace(cfg.flow, cfg.window)
+    generate_dataset(folder, cfg, trace, [policy], num_slices=2, num_windows=5, progress=False)
+    with pytest.raises(ValueError, match="made under the 'reference' allocation.*--allocation"):
+        train(_run(folder), str(tmp_path / "run"), progress=False)
+    assert not os.path.exists(tmp_path / "run")  # refused before the folder is written
+    from difsched_jax.cli.train import dataset_allocation
+
+    assert dataset_allocation(folder) == "reference" and dataset_allocation(dataset) == "integer"
+    argv = ["train", "--exp-config", "0", "--dataset", folder, "--out", str(tmp_path / "r2")]
+    argv += ["--allocation", "integer", "--no-progress"]
+    assert main(argv) == 2
+    assert "made under the 'reference' allocation" in capsys.readouterr().err
 
 
 @pytest.mark.slow
