@@ -73,7 +73,7 @@ def test_oracle_bayes_is_the_brute_force_optimum_of_the_exact_expected_loss(seed
         r = np.asarray(bayes.oracle_bayes(params, None, jnp.asarray(obs))).astype(int)
         assert r.sum() <= budget
 
-        def exact(alloc):
+        def exact(alloc, obs=obs):
             return -bayes.expected_loss_exact(law, obs, g[alloc])
 
         assert exact(r) >= _brute_force_best(exact, n, budget) - 1e-6
