@@ -140,7 +140,9 @@ def evaluate(args, exp: int, runs: dict, agents: str, ppo: list[str]) -> dict:
     """Test-split losses of the baselines, the yardsticks and every run (one compare call)."""
     config = get_env_config(get_experiment_config(exp).env).replace(allocation=args.allocation)
     trace = eval_trace(config, args.traffic_dir, "reference", 0)
-    trained = [f"dql:{r}" for rs in runs.values() for r in rs] + [f"ppo:{r}" for r in ppo]
+    modes = [""] + [f"+{m}" for m in args.modes.split(",") if m]
+    trained = [f"dql:{r}{m}" for rs in runs.values() for r in rs for m in modes]
+    trained += [f"ppo:{r}" for r in ppo]
     policies = list(YARDSTICKS.values()) + [f"mdp:{agents}"] + trained
     slices, windows = (2, 3) if args.tiny else (args.eval_slices, args.eval_windows)
     rows = compare_policies(policies, config, trace, num_slices=slices, num_windows=windows)
@@ -166,7 +168,9 @@ def evaluate(args, exp: int, runs: dict, agents: str, ppo: list[str]) -> dict:
     def vs_calibrated(name):
         return mean_ci95(by[name].result.slice_means - base)
 
-    groups = {variant: [f"dql:{r}" for r in rs] for variant, rs in runs.items()}
+    groups = {
+        f"{variant}{m}": [f"dql:{r}{m}" for r in rs] for variant, rs in runs.items() for m in modes
+    }
     if ppo:
         groups["ppo"] = [f"ppo:{r}" for r in ppo]
     for variant, names in groups.items():
@@ -184,7 +188,17 @@ def evaluate(args, exp: int, runs: dict, agents: str, ppo: list[str]) -> dict:
 
 
 def _label(v: str) -> str:
-    return {"bc": "DQL + BC", "nobc": "DQL without BC", "ppo": "PPO"}[v]
+    variant, _, mode = v.partition("+")
+    base = {"bc": "DQL + BC", "nobc": "DQL without BC", "ppo": "PPO"}[variant]
+    return f"{base} ({MODE_LABELS[mode]})" if mode else base
+
+
+# `dql:RUN+MODE` (evaluate/registry.py): how a run decides
+MODE_LABELS = {
+    "actor": "actor alone, 1 sample",
+    "ranked": "10 actor samples ranked by the critic",
+    "argmax": "critic argmax alone",
+}
 
 
 def _seeds_cell(cell, digits: int = 4) -> str:
@@ -269,6 +283,12 @@ def parse_args(argv):
     p.add_argument("--eval-windows", type=int, default=300)
     p.add_argument("--allocation", choices=("integer", "reference"), default="integer")
     p.add_argument("--ppo", action="store_true", help="train and tabulate PPO too (--seeds)")
+    p.add_argument(
+        "--modes",
+        default="",
+        help="also evaluate each DQL run deciding as dql:RUN+MODE, comma-separated: "
+        "actor, ranked, argmax",
+    )
     p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--train-only", action="store_true", help="train, no table")
@@ -319,7 +339,9 @@ def run(argv=None) -> dict:
             results[exp] = evaluate(args, exp, runs, agents, ppo)
     if args.train_only or not results:
         return {"results": {}}
-    text = table(results, variants)
+    modes = [""] + [f"+{m}" for m in args.modes.split(",") if m]
+    columns = [f"{v}{m}" for v in variants for m in modes]
+    text = table(results, columns)
     print(text)
     payload = {
         "tag": args.tag,
@@ -339,7 +361,7 @@ def run(argv=None) -> dict:
         f.write(text + "\n")
     with open(stem + ".json", "w") as f:
         json.dump(payload, f, indent=2, default=float)
-    plot(results, variants, stem + ".png")
+    plot(results, columns, stem + ".png")
     return payload
 
 

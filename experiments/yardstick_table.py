@@ -65,7 +65,8 @@ def table(results: dict, allocation: str, traffic: bool) -> str:
             line += " " + " / ".join(f"{x:.3f}" for x in SPEC_FIGURES[env]) + " |"
         lines.append(line)
     lines += ["", "Paired differences to oracle-bayes (mean ± 95 % interval over slices):", ""]
-    lines += [head.replace("| env config | users, B, flow |", "| env config |"), lines[1][4:]]
+    lines += [head.replace("| env config | users, B, flow |", "| env config |")]
+    lines += ["|---|" + "---|" * len(names)]
     for env, rows in results.items():
         cells = []
         for r in rows:

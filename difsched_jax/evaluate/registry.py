@@ -143,15 +143,30 @@ def _drl(kind: str):
     return build
 
 
+DQL_MODES = ("actor", "ranked", "argmax")
+
+
+def split_dql_arg(arg: str) -> tuple[str, str, str]:
+    """``RUN[@best|@latest][+actor|+ranked|+argmax]`` → (RUN, slot or "", mode)."""
+    head, plus, mode = arg.rpartition("+")
+    if not plus or mode not in DQL_MODES:
+        head, mode = arg, "default"
+    run_dir, _, slot = head.partition("@")
+    return run_dir, slot, mode
+
+
 def _dql(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
     """``dql:RUN`` (best checkpoint) or ``dql:RUN@latest``: a `difsched train` run,
-    greedy over its eval_candidates diffusion samples ranked by its critic."""
+    greedy over its eval_candidates diffusion samples ranked by its critic. A suffix
+    picks how it decides: ``+actor`` its actor alone (one sample, no ranking),
+    ``+ranked`` actor samples ranked by the critic without its argmax, ``+argmax`` the
+    critic's exact best allocation alone."""
     from difsched_jax.train.dql import load_policy
 
-    run_dir, _, slot = (arg or "").partition("@")
+    run_dir, slot, mode = split_dql_arg(arg or "")
     if not run_dir:
         raise ValueError("policy 'dql' needs a `difsched train` run folder: dql:RUN[@latest]")
-    act, params, run = load_policy(run_dir, slot or "best")
+    act, params, run = load_policy(run_dir, slot or "best", mode)
     trained = run.env_config
     if (trained.num_users, trained.budget, trained.window) != (
         config.num_users,
@@ -196,7 +211,7 @@ BUILDERS: dict[str, Builder] = {
 # kinds that load from a folder -> what the folder is
 FOLDER_KINDS = {
     "mdp": "a folder of solved sub-agents: mdp:DIR",
-    "dql": "a `difsched train` run folder: dql:RUN[@latest]",
+    "dql": "a `difsched train` run folder: dql:RUN[@latest][+actor|+ranked|+argmax]",
     "ppo": "a train-drl run folder: ppo:RUN",
     "sac": "a train-drl run folder: sac:RUN",
 }
@@ -212,7 +227,7 @@ def check_name(name: str) -> None:
     if kind not in FOLDER_KINDS:
         _no_arg(kind, arg)
         return
-    folder = arg.partition("@")[0] if kind == "dql" else arg
+    folder = split_dql_arg(arg)[0] if kind == "dql" else arg
     if not folder:
         raise ValueError(f"policy {kind!r} needs {FOLDER_KINDS[kind]}")
     if not os.path.isdir(folder):

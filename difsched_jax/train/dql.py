@@ -27,12 +27,15 @@ import numpy as np
 
 from difsched_jax.agents.dql import (
     DQLAgent,
+    candidate_sources,
     dql_policy,
     init_agent,
     replay_add,
     replay_init,
+    replay_sample,
     update_many,
 )
+from difsched_jax.agents.dql.distill import distill_actor, teacher_labels
 from difsched_jax.data import load_dataset
 from difsched_jax.data.stream import OfflineStream
 from difsched_jax.env import init_carry
@@ -53,6 +56,11 @@ from difsched_jax.train.dql_report import plot_curves
 __all__ = ["DQLRunConfig", "load_policy", "load_run_config", "make_run_config", "train"]
 
 POLICY_SLOTS = ("best", "latest")
+# how a loaded agent decides: the run's own acting; its actor alone (one sample, no
+# ranking); `eval_candidates` actor samples ranked by the critic (no argmax); the
+# critic's exact best allocation alone
+ACTING_MODES = ("default", "actor", "ranked", "argmax")
+RANKED_CANDIDATES = 10  # "+ranked": this many DDIM(η = 1) samples ranked by the critic
 
 
 def offline_stream(run: DQLRunConfig) -> OfflineStream:
@@ -195,11 +203,17 @@ def train(
         state, row = _episode(run, state, offline, spec, train_params, episode)
         row = {"episode": episode + 1, "offline_share": run.offline_share(episode), **row}
         if (episode + 1) % run.val_every == 0 or episode + 1 == run.episodes:
-            pp = acting_params(state["agent"], run.rank_critic, run.eval_candidates)
-            val = mean_loss(
-                dql_policy, pp, val_params, spec, k_val, run.val_slices, run.val_windows
-            )
-            row["val_loss"] = val
+            if run.distill_updates:  # the critic decides until its choices are distilled
+                pp = mode_params(state["agent"], run, "argmax")
+                val = row["val_loss_argmax"] = mean_loss(
+                    dql_policy, pp, val_params, spec, k_val, run.val_slices, run.val_windows
+                )
+            else:
+                pp = mode_params(state["agent"], run)
+                val = row["val_loss"] = mean_loss(
+                    dql_policy, pp, val_params, spec, k_val, run.val_slices, run.val_windows
+                )
+                row.update(who_decides(run, state["agent"], offline, val_params, spec, k_val))
             if val < best_val:
                 best_val, best_episode = val, episode + 1
                 ckpt.save("best", episode + 1, _best_tree(state["agent"]), {"val_loss": val})
@@ -217,6 +231,9 @@ def train(
             val=f"{row.get('val_loss', float('nan')):.3f}",
         )
     bar.close()
+    distilled = {}
+    if run.distill_updates and len(rows) == run.episodes:
+        distilled = distill_best(run, ckpt, state["agent"], offline, val_params, spec, k_val)
     ckpt.close()
     if rows:
         title = f"DQL, experiment {run.exp_config}, {'with' if run.bc else 'without'} BC"
@@ -235,16 +252,83 @@ def train(
                 (r["val_loss"] for r in reversed(rows) if "val_loss" in r), None
             ),
             "val_baselines": baselines,
+            **distilled,
             "train_seconds": sum(r["seconds"] for r in rows),
         },
     )
 
 
-def load_policy(run_dir: str, slot: str = "best"):
-    """(act, policy_params, DQLRunConfig) of a run's best (or latest) agent, acting
-    greedily over `eval_candidates` candidates ranked by the run's `rank_critic`."""
+def mode_params(agent: DQLAgent, run: DQLRunConfig, mode: str = "default"):
+    """Policy params of `agent` deciding as `ACTING_MODES` says."""
+    if mode not in ACTING_MODES:
+        raise ValueError(f"acting mode must be one of {ACTING_MODES}, got {mode!r}")
+    if mode == "argmax":
+        return acting_params(agent, run.rank_critic, 1, method="argmax")
+    if mode == "actor":  # one deterministic sample (DDIM η = 0), no ranking
+        return acting_params(agent, run.rank_critic, 1, eta=0.0, argmax=False)
+    if mode == "ranked":
+        return acting_params(agent, run.rank_critic, RANKED_CANDIDATES, argmax=False)
+    return acting_params(agent, run.rank_critic, run.eval_candidates, eta=run.eval_eta)
+
+
+def distill_best(run: DQLRunConfig, ckpt, agent: DQLAgent, offline, val_params, spec, key):
+    """The distillation phase on the best checkpoint (`agents/dql/distill.py`); its actor
+    replaces the best one. Done once: a rerun finds the distilled checkpoint and skips."""
+    like = _best_tree(agent)
+    tree, meta = ckpt.restore("best", like)
+    if meta.get("distilled"):
+        keys = ("distilled_val_loss", "distill_curve", "distill_states", "who_decides")
+        keys += ("distill_seconds",)
+        return {k: meta[k] for k in keys if k in meta}
+    cfg = agent.config
+    t0 = time.perf_counter()
+    size = min(int(offline.size), run.distill_states)
+    states = offline.data.obs[:size]
+    labels = teacher_labels(tree["critic"], cfg, states)
+    k_init, k_distill = jax.random.split(jax.random.fold_in(_keys(run)["init"], 1))
+    # a fresh actor: the labels alone teach it (the offline phase's actor, trained on the
+    # Q-loss, started 100x further from them, measured)
+    fresh = init_agent(k_init, cfg).actor
+    actor, curve = distill_actor(
+        fresh, cfg, states, labels, k_distill, run.distill_updates, run.distill_lr
+    )
+    tree = {**tree, "actor": actor}
+    distilled = agent.replace(**tree)
+    pp = mode_params(distilled, run)
+    val = mean_loss(dql_policy, pp, val_params, spec, key, run.val_slices, run.val_windows)
+    out = {"distilled_val_loss": val, "distill_curve": curve, "distill_states": size}
+    out["distill_seconds"] = time.perf_counter() - t0
+    out["who_decides"] = who_decides(run, distilled, offline, val_params, spec, key)
+    ckpt.save("best", run.episodes + 1, tree, {**meta, **out, "distilled": True})
+    return out
+
+
+def who_decides(run: DQLRunConfig, agent: DQLAgent, offline, val_params, spec, key) -> dict:
+    """Validation losses of each candidate source alone (the actor's one sample; the
+    critic's argmax) and how often the argmax outranks the actor's candidates on offline
+    states. Empty where the critic has no argmax (MLP networks)."""
+    cfg = agent.config
+    if not (cfg.network == "equivariant" and cfg.budget_projection):
+        return {}
+    out = {}
+    for mode in ("actor", "argmax"):
+        pp = mode_params(agent, run, mode)
+        out[f"val_loss_{mode}"] = mean_loss(
+            dql_policy, pp, val_params, spec, key, run.val_slices, run.val_windows
+        )
+    obs = replay_sample(offline, key, 256).obs
+    sources = candidate_sources(agent, key, obs, run.eval_candidates)
+    return out | {k: float(v) for k, v in sources.items()}
+
+
+def load_policy(run_dir: str, slot: str = "best", mode: str = "default"):
+    """(act, policy_params, DQLRunConfig) of a run's best (or latest) agent, deciding as
+    `mode` says (default: greedily over `eval_candidates` candidates ranked by the run's
+    `rank_critic`, with the critic's argmax among them where the agent has it)."""
     if slot not in POLICY_SLOTS:
         raise ValueError(f"checkpoint must be one of {POLICY_SLOTS}, got {slot!r}")
+    if mode not in ACTING_MODES:
+        raise ValueError(f"acting mode must be one of {ACTING_MODES}, got {mode!r}")
     run = load_run_config(run_dir)
     agent = init_agent(jax.random.key(0), run.agent_config())
     ckpt = BestLatest(os.path.join(run_dir, "ckpt"))
@@ -261,4 +345,4 @@ def load_policy(run_dir: str, slot: str = "best"):
     if not tree:
         raise ValueError(f"{run_dir}: no {slot} checkpoint yet")
     agent = agent.replace(**tree)
-    return dql_policy, acting_params(agent, run.rank_critic, run.eval_candidates), run
+    return dql_policy, mode_params(agent, run, mode), run

@@ -58,6 +58,7 @@ class DQLRunConfig:
     greedy_slices: int = 16  # greedy rollouts per episode (0: none)
     greedy_windows: int = 50
     eval_candidates: int = 50  # greedy rollouts, validation, `dql:RUN`
+    eval_eta: float = 1.0  # their DDIM η (0: deterministic samples)
     rank_critic: str = "online"  # ranks candidates: "online", or "target" (the reference's)
     final_offline_share: float = 0.5  # hybrid batch: offline share 1.0 → this, linearly
     online_phase: bool = True  # False: offline updates only (no rollouts, no online buffer)
@@ -78,6 +79,13 @@ class DQLRunConfig:
     # its shards, `offline_refresh` new rows (default: the rows an episode samples) per episode
     offline_capacity: int = 1_000_000
     offline_refresh: int | None = None
+    # after the updates: label every offline state (up to distill_states) with the chosen
+    # critic's best allocation and train the actor alone on the labels for this many
+    # updates (`agents/dql/distill.py`; 0: none). The checkpoint is then chosen by the
+    # critic's own decisions (val_loss_argmax), the teacher's quality.
+    distill_updates: int = 0
+    distill_lr: float = 1e-3
+    distill_states: int = 200_000
     agent: DQLConfig | None = None  # filled in by `make_run_config`; a dict is read as one
 
     def __post_init__(self):
@@ -99,6 +107,16 @@ class DQLRunConfig:
         if not 0.0 <= self.final_offline_share <= 1.0:
             raise ValueError(
                 f"DQLRunConfig.final_offline_share must be in [0, 1], got {self.final_offline_share}"
+            )
+        if not isinstance(self.distill_updates, int) or self.distill_updates < 0:
+            raise ValueError(
+                f"DQLRunConfig.distill_updates must be an integer ≥ 0, got {self.distill_updates!r}"
+            )
+        check_positive(self, "distill_states")
+        if not self.distill_lr > 0 or not self.eval_eta >= 0:
+            raise ValueError(
+                "DQLRunConfig needs distill_lr > 0 and eval_eta ≥ 0, got "
+                f"{self.distill_lr}, {self.eval_eta}"
             )
         if not 0.0 <= self.eta_low <= self.eta_high:
             raise ValueError(f"need 0 ≤ eta_low ≤ eta_high, got {self.eta_low}, {self.eta_high}")
@@ -166,12 +184,11 @@ class DQLRunConfig:
 # at 20 users), 2 + 2 members (the LCB barely matters at lcb_coef 0.01, and 16 critics
 # cost 4x the time).
 # Batches of 256: the critic's signal (which allocation is better) is small beside the
-# reward noise. Acting adds the critic's exact best allocation to the DDIM candidates
-# (`critic_argmax`): it nearly always ranks first,
-# so the critic decides, and it needs lr 3e-3 with or without BC (SPEC's 5e-4 with BC
-# leaves it unfit after 3,000 updates; 5e-3 without BC swung the validation loss). No
-# entropy term: the actor rarely decides, and the term costs 40 % of an update.
-# README "What moved the number".
+# reward noise. The critic needs lr 3e-3 with or without BC (SPEC's 5e-4 with BC
+# leaves it unfit after 3,000 updates; 5e-3 without BC swung the validation loss). The
+# critic's exact best allocation (`critic_argmax`) no longer joins the candidates: it
+# labels the states the actor is distilled on. README "What moved the number" and
+# "The actor decides".
 MYOPIC_AGENT = {
     "gamma": 0.0,
     "budget_projection": True,
@@ -183,14 +200,28 @@ MYOPIC_AGENT = {
     "lr": 3e-3,
     "w_e": 0.0,
     "clip_denoised": True,
-    "critic_argmax": True,
+    "critic_argmax": False,
+    # issue 23: the actor decides. It is distilled from the critic's choices after the
+    # offline updates (MYOPIC_RUN's distill_updates), so the offline phase trains the
+    # critic alone (w_q 0: an actor trained there was thrown away), the actor diffuses in
+    # units of the fair share B/N (a block is N/2 times larger there), without dropout
+    # (the labels are one action per state), and samples in 10 DDIM steps.
+    "w_q": 0.0,
+    "actor_space": "fair_share",
+    "dropout": 0.0,
+    "sample_steps": 10,
 }
 # SPEC §5 as written: γ 0.99, raw actions, the Q-loss on the unclipped one-shot â0
 SPEC_AGENT = {"q_action_clip": False}
 # our run defaults: offline updates only (the online phase gave the same loss at 3x the
 # training time, README), 10 DDIM candidates beside the critic's argmax (1 and 50 decided
 # alike)
-MYOPIC_RUN = {"online_phase": False, "eval_candidates": 10}
+MYOPIC_RUN = {
+    "online_phase": False,
+    "distill_updates": 16_000,
+    "eval_candidates": 1,  # the actor's own sample decides, unranked
+    "eval_eta": 0.0,  # deterministic DDIM
+}
 
 
 def make_run_config(

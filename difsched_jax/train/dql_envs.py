@@ -30,11 +30,16 @@ from difsched_jax.env import EnvParams, RolloutCarry, rollout, run_windows
 
 
 def acting_params(
-    agent: DQLAgent, rank_critic: str, num_candidates: int, method: str = "greedy", eta=1.0
+    agent: DQLAgent,
+    rank_critic: str,
+    num_candidates: int,
+    method: str = "greedy",
+    eta=1.0,
+    argmax: bool | None = None,
 ) -> DQLPolicyParams:
     """Policy params whose candidates are ranked by the online critic (default) or the
     EMA target (the reference's choice, which barely moves in a short run)."""
-    return policy_params(agent, num_candidates, eta, method, critic=rank_critic)
+    return policy_params(agent, num_candidates, eta, method, critic=rank_critic, argmax=argmax)
 
 
 @struct.dataclass

@@ -31,6 +31,13 @@ def plot_curves(rows: list[dict], path: str, title: str, baselines: dict | None 
     val = [(r["episode"], r["val_loss"]) for r in rows if "val_loss" in r]
     if val:
         ax_r.plot(*zip(*val), marker="o", label="greedy, validation")
+    for key, label in (
+        ("val_loss_actor", "actor alone (1 sample)"),
+        ("val_loss_argmax", "critic argmax alone"),
+    ):
+        pts = [(r["episode"], r[key]) for r in rows if key in r]
+        if pts:
+            ax_r.plot(*zip(*pts), marker=".", ls="--", label=f"{label}, validation")
     for (name, v), style in zip((baselines or {}).items(), ("--", ":")):
         ax_r.axhline(v, color="gray", ls=style, label=f"{name} (validation)")
     ax_r.set_xlabel("episode")

@@ -27,12 +27,13 @@ from difsched_jax.agents.dql.networks import (
 from difsched_jax.agents.dql.replay import Batch
 from difsched_jax.agents.dql.sampling import (
     approximate_action,
+    bc_loss,
     bc_loss_and_approximate_action,
     ddim_sample,
     entropy_loss,
 )
 
-ACT_METHODS = ("greedy", "eas", "bc")
+ACT_METHODS = ("greedy", "eas", "bc", "argmax")
 RANKING_CRITICS = ("online", "target")
 
 
@@ -151,7 +152,10 @@ def unit_scaled(loss, floor: float = 0.0):
     return loss / jax.lax.stop_gradient(jnp.maximum(jnp.abs(loss), floor))
 
 
-def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, bc_batch: Batch):
+def _actor_loss(
+    actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, bc_batch: Batch, teacher
+):
+    """teacher: the critic's actions (B, A) for batch.obs to clone, or None."""
     k_aa, k_e = jax.random.split(key)
     sg = jax.lax.stop_gradient
     zero = jnp.float32(0.0)
@@ -175,10 +179,20 @@ def _actor_loss(actor_params, critic_params, cfg: DQLConfig, key, batch: Batch, 
     loss_e = unit_scaled(l_ent, floor=1.0) if cfg.w_e else zero
     total = cfg.w_bc * loss_bc + cfg.w_q * loss_q + cfg.w_e * loss_e
     metrics = {"bc_loss": l_clone, "q_lcb": lcb.mean(), "entropy": l_ent}
+    if teacher is not None:  # clone the critic's choice (behaviour cloning's loss)
+        metrics["teacher_loss"] = bc_loss(
+            cfg, actor_params, jax.random.fold_in(key, 7), batch.obs, teacher
+        )
+        total = total + cfg.w_teacher * metrics["teacher_loss"]
     if cfg.budget_projection and cfg.w_budget:
         metrics["budget_penalty"] = budget_penalty(cfg, a0_hat)
         total = total + cfg.w_budget * metrics["budget_penalty"]
     return total, {**metrics, "actor_loss": total}
+
+
+def actor_learns(cfg: DQLConfig) -> bool:
+    """Whether any term of the actor's loss has weight (static)."""
+    return bool(cfg.w_q or cfg.w_bc or cfg.w_e or cfg.teacher != "none")
 
 
 def _ema(target, online, tau):
@@ -201,12 +215,24 @@ def update_with_target(agent: DQLAgent, batch: Batch, target, key, bc_batch: Bat
     c_upd, critic_opt = opt.update(c_grad, agent.critic_opt, agent.critic)
     critic = optax.apply_updates(agent.critic, c_upd)
 
-    # actor: against the freshly updated critic (as the reference)
-    (_, a_metrics), a_grad = jax.value_and_grad(_actor_loss, has_aux=True)(
-        agent.actor, critic, cfg, key, batch, bc_batch
-    )
-    a_upd, actor_opt = opt.update(a_grad, agent.actor_opt, agent.actor)
-    actor = optax.apply_updates(agent.actor, a_upd)
+    # actor: against the freshly updated critic (as the reference), which also teaches
+    teacher = None
+    if cfg.teacher == "argmax":
+        teacher = jax.lax.stop_gradient(critic_argmax_action(critic, cfg, batch.obs))
+    if actor_learns(cfg):
+        (_, a_metrics), a_grad = jax.value_and_grad(_actor_loss, has_aux=True)(
+            agent.actor, critic, cfg, key, batch, bc_batch, teacher
+        )
+        a_upd, actor_opt = opt.update(a_grad, agent.actor_opt, agent.actor)
+        actor = optax.apply_updates(agent.actor, a_upd)
+    else:  # every actor term weighs 0: the critic alone learns (the actor is distilled later)
+        zero = jnp.float32(0.0)
+        a_metrics = {k: zero for k in ("bc_loss", "q_lcb", "entropy", "actor_loss")}
+        a_grad, actor, actor_opt = (
+            jax.tree.map(jnp.zeros_like, agent.actor),
+            agent.actor,
+            agent.actor_opt,
+        )
 
     # EMA targets when step % period == 0 and step > start (the reference's rule)
     do_ema = (agent.step % cfg.ema_period == 0) & (agent.step > cfg.ema_start)
@@ -253,19 +279,36 @@ def _update(agent: DQLAgent, batch: Batch, key, bc_batch: Batch | None = None):
 update = jax.jit(_update)
 
 
-def _act(actor, critic, cfg: DQLConfig, key, obs, num_candidates, eta, method):
+def actor_candidates(actor, cfg: DQLConfig, key, obs, num_candidates, eta):
+    """`num_candidates` DDIM(η) samples per state, as executed: (B, n, A). The sampler
+    visits `cfg.sample_steps` steps (network evaluations per candidate)."""
+    b, n = obs.shape[0], num_candidates
+    s_rep = jnp.repeat(obs, n, axis=0)  # (B·n, S)
+    a = ddim_sample(cfg, actor, key, s_rep, eta, steps=cfg.sample_steps or None)
+    return executed_action(cfg, a).reshape(b, n, -1)
+
+
+def _act(actor, critic, cfg: DQLConfig, key, obs, num_candidates, eta, method, argmax=None):
     """obs (B, S) → actions (B, A): N DDIM(η) candidates per state, scored by the
-    ensemble mean of min(Q1, Q2) of `critic`, then greedy / EAS / uniform."""
+    ensemble mean of min(Q1, Q2) of `critic`, then greedy / EAS / uniform ("bc").
+    argmax (default cfg.critic_argmax): the critic's exact best allocation joins the
+    candidates. One candidate and no argmax: the actor's sample, unranked. "argmax":
+    the critic's best allocation alone (no actor)."""
     if method not in ACT_METHODS:
         raise ValueError(f"method must be one of {ACT_METHODS}, got {method!r}")
+    if method == "argmax":
+        return critic_argmax_action(critic, cfg, obs)
+    argmax = cfg.critic_argmax if argmax is None else argmax
     b, n = obs.shape[0], num_candidates
     k_s, k_pick = jax.random.split(key)
-    s_rep = jnp.repeat(obs, n, axis=0)  # (B·N, S)
-    cand = executed_action(cfg, ddim_sample(cfg, actor, k_s, s_rep, eta)).reshape(b, n, -1)
+    cand = actor_candidates(actor, cfg, k_s, obs, n, eta)  # (B, n, A)
+    if n == 1 and not argmax:
+        return cand[:, 0]  # what the actor alone decides
+    s_rep = jnp.repeat(obs, n, axis=0)
     if method == "bc":
         idx = jax.random.randint(k_pick, (b,), 0, n)
     else:
-        if cfg.critic_argmax:  # one more candidate: the critic's exact best allocation
+        if argmax:  # one more candidate: the critic's exact best allocation
             best = critic_argmax_action(critic, cfg, obs)  # (B, A)
             cand = jnp.concatenate([cand, best[:, None]], axis=1)
             n, s_rep = n + 1, jnp.repeat(obs, n + 1, axis=0)
@@ -275,6 +318,23 @@ def _act(actor, critic, cfg: DQLConfig, key, obs, num_candidates, eta, method):
         else:  # "eas": sample ∝ softmax(Q)
             idx = jax.random.categorical(k_pick, q, axis=1)
     return jnp.take_along_axis(cand, idx[:, None, None], axis=1)[:, 0]
+
+
+@partial(jax.jit, static_argnames=("num_candidates",))
+def candidate_sources(agent: DQLAgent, key, obs, num_candidates: int, eta=1.0) -> dict:
+    """Who decides, on states obs (B, S): how often the critic's exact best allocation
+    ranks above every one of `num_candidates` actor samples (ties go to the actor), and
+    the mean Q margin of the argmax over the best actor sample (≥ 0 up to ties)."""
+    cfg = agent.config
+    b, n = obs.shape[0], num_candidates
+    cand = actor_candidates(agent.actor, cfg, key, obs, n, eta)
+    q_cand = q_min(agent.critic, cfg, jnp.repeat(obs, n, axis=0), cand.reshape(b * n, -1))
+    best_actor = q_cand.mean(0).reshape(b, n).max(1)
+    q_best = q_min(agent.critic, cfg, obs, critic_argmax_action(agent.critic, cfg, obs)).mean(0)
+    return {
+        "argmax_wins": jnp.mean(q_best > best_actor),
+        "argmax_q_margin": jnp.mean(q_best - best_actor),
+    }
 
 
 def ranking_critic(agent: DQLAgent, critic: str = "online"):

@@ -14,6 +14,8 @@ from difsched_jax.config import check_positive
 MATMUL_DTYPES = ("float32", "bfloat16")
 NETWORKS = ("mlp", "equivariant")
 CRITIC_STRUCTURES = ("additive", "weighted")
+TEACHERS = ("none", "argmax")
+ACTOR_SPACES = ("box", "fair_share")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,20 @@ class DQLConfig:
     # acting: one more candidate beside the DDIM ones, the additive critic's exact best
     # allocation spending B (`argmax.py`; needs equivariant networks and the projection)
     critic_argmax: bool = False
+    # the critic teaches the actor: "argmax" adds a cloning term (noise-prediction MSE,
+    # weight w_teacher) on the critic's exact best allocation of each batch state, so the
+    # actor's own samples make the critic's choice (PA-RL's "improve, then distil"; the
+    # oracle never teaches). Needs an additive critic, as critic_argmax.
+    teacher: str = "none"
+    w_teacher: float = 1.0
+    # DDIM steps when acting (0: all num_steps), spread evenly with T kept: one network
+    # evaluation each. A teacher's target is one action per state, which the denoiser
+    # predicts from any step, so few steps decide as well (README, issue 23 ablation).
+    sample_steps: int = 0
+    # the space the actor diffuses in (`sampling.space_scale`): "box", the action itself;
+    # "fair_share", the allocation in units of B/N around equal share (a block is N/2
+    # times larger there, so denoising errors misplace fewer blocks)
+    actor_space: str = "box"
     # targets
     ema_tau: float = 0.001
     ema_period: int = 20
@@ -114,6 +130,8 @@ class DQLConfig:
             "w_q",
             "w_e",
             "w_budget",
+            "w_teacher",
+            "sample_steps",
             "rise_penalty",
             "lr_decay_steps",
             "ema_start",
@@ -141,6 +159,24 @@ class DQLConfig:
             raise ValueError(
                 f"{name}.critic_argmax needs network='equivariant' (an additive critic) and "
                 "budget_projection=True (allocations that spend B)"
+            )
+        if self.actor_space not in ACTOR_SPACES:
+            raise ValueError(
+                f"{name}.actor_space must be one of {ACTOR_SPACES}, got {self.actor_space!r}"
+            )
+        if self.teacher not in TEACHERS:
+            raise ValueError(f"{name}.teacher must be one of {TEACHERS}, got {self.teacher!r}")
+        if self.teacher == "argmax" and not (
+            self.network == "equivariant" and self.budget_projection
+        ):
+            raise ValueError(
+                f"{name}.teacher='argmax' needs network='equivariant' (an additive critic) and "
+                "budget_projection=True (allocations that spend B)"
+            )
+        if self.sample_steps > self.num_steps:
+            raise ValueError(
+                f"{name}.sample_steps must be at most num_steps ({self.num_steps}), "
+                f"got {self.sample_steps}"
             )
         if self.matmul_dtype not in MATMUL_DTYPES:
             raise ValueError(

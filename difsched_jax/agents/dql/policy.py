@@ -24,6 +24,8 @@ class DQLPolicyParams:
     config: DQLConfig = struct.field(pytree_node=False)
     num_candidates: int = struct.field(pytree_node=False, default=50)
     method: str = struct.field(pytree_node=False, default="greedy")
+    # add the critic's exact best allocation to the candidates (None: the config's)
+    argmax: bool | None = struct.field(pytree_node=False, default=None)
 
 
 def policy_params(
@@ -32,6 +34,7 @@ def policy_params(
     eta: float = 1.0,
     method: str = "greedy",
     critic: str = "online",
+    argmax: bool | None = None,
 ) -> DQLPolicyParams:
     """Policy params for evaluation (defaults: 50 candidates, η = 1, greedy) or
     exploration (e.g. 10 candidates, "eas", η ~ U(0.5, 3)); `critic` ranks candidates
@@ -45,6 +48,7 @@ def policy_params(
         config=agent.config,
         num_candidates=num_candidates,
         method=method,
+        argmax=argmax,
     )
 
 
@@ -61,5 +65,6 @@ def dql_policy(params: DQLPolicyParams, key, obs_counts):
         params.num_candidates,
         params.eta,
         params.method,
+        params.argmax,
     )[0]
     return action_to_allocation(a, cfg.budget)

@@ -18,11 +18,47 @@ from difsched_jax.agents.dql.schedule import make_schedule
 BOX = 1.0  # the action box [−1, 1]
 
 
+def space_scale(config: DQLConfig) -> float:
+    """How the actor's diffusion space x relates to the action a: x = k·a + (k − 1).
+    "box": k = 1, x = a. "fair_share": k = N/2, so x = r/(B/N) − 1, the allocation as a
+    deviation from equal share in units of the fair share B/N. One resource block is then
+    N/B in x rather than 2/B (4x larger at 8 users, 10x at 20), so the same denoising
+    error misplaces fewer blocks. The box [−1, 1] maps to [−1, 2k − 1]."""
+    return config.action_dim / 2.0 if config.actor_space == "fair_share" else 1.0
+
+
+def to_space(config: DQLConfig, a):
+    k = space_scale(config)
+    return a if k == 1.0 else k * a + (k - 1.0)
+
+
+def from_space(config: DQLConfig, x):
+    k = space_scale(config)
+    return x if k == 1.0 else (x - (k - 1.0)) / k
+
+
+def _space_box(config: DQLConfig) -> tuple[float, float]:
+    k = space_scale(config)
+    return -BOX, 2.0 * k - 1.0
+
+
 def schedule_of(config: DQLConfig):
     return make_schedule(config.num_steps, config.beta_min, config.beta_max)
 
 
-def _reverse_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs):
+def sample_steps(config: DQLConfig, steps: int | None = None) -> np.ndarray:
+    """The diffusion steps a sampler visits, increasing: all of 1..T (steps None or T),
+    or `steps` of them spread evenly, T always included (a few-step DDIM; each is one
+    network evaluation). (k,) int."""
+    total = config.num_steps
+    if steps is None or steps >= total:
+        return np.arange(1, total + 1)
+    if steps < 1:
+        raise ValueError(f"sampler steps must be ≥ 1, got {steps}")
+    return np.unique(np.round(np.linspace(total, 1, steps)).astype(int))
+
+
+def _reverse_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs, steps=None):
     """a ← c_a·a + c_eps·ε(a, s, t) + c_z·z_t for t = T..1. coefs: three (T,) arrays in
     step order 1..T; noise (T, B, A). Returns (B, A)."""
     actor = make_actor(config)
@@ -35,40 +71,45 @@ def _reverse_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs):
         eps = actor.apply(actor_params, a, cond_s + t_row, method="denoise")
         return ca * a + ce * eps + cz * z, None
 
-    xs = (table[1:], c_a, c_eps, c_z, noise)
+    rows = table[1:] if steps is None else table[steps]
+    xs = (rows, c_a, c_eps, c_z, noise)
     xs = jax.tree.map(lambda x: x[::-1], xs)  # run steps T..1
     a, _ = jax.lax.scan(body, a_init, xs)
     return a
 
 
-def _clipped_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs):
-    """a ← k_x0·clip(x̂0) + k_a·a + c_z·z_t for t = T..1, x̂0 = (a − sqrt(1 − ᾱ_t)·ε)/sqrt(ᾱ_t)
-    the step's prediction of the clean action, clipped to the action box (Diffusion-QL's
-    `clip_denoised`). coefs: (k_x0, k_a, c_z), three (T,) arrays in step order 1..T."""
+def _clipped_loop(config: DQLConfig, actor_params, s, a_init, noise, coefs, steps, ab):
+    """a ← k_x0·clip(x̂0) + k_a·a + c_z·z_t for the visited steps t (decreasing), x̂0 =
+    (a − sqrt(1 − ᾱ_t)·ε)/sqrt(ᾱ_t) the step's prediction of the clean action, clipped to
+    the action box (Diffusion-QL's `clip_denoised`). coefs: (k_x0, k_a, c_z), three (k,)
+    arrays in step order; steps (k,) the visited steps; ab (k,) their ᾱ."""
     actor = make_actor(config)
     cond_s = actor.apply(actor_params, s, method="condition")
-    table = actor.apply(actor_params, method="step_table")
-    ab = jnp.asarray(schedule_of(config).alpha_bar)
+    table = actor.apply(actor_params, method="step_table")[steps]
+    lo, hi = _space_box(config)
 
     def body(a, xs):
         t_row, ab_t, kx, ka, cz, z = xs
         eps = actor.apply(actor_params, a, cond_s + t_row, method="denoise")
-        x0 = jnp.clip((a - jnp.sqrt(1 - ab_t) * eps) / jnp.sqrt(ab_t), -BOX, BOX)
+        x0 = jnp.clip((a - jnp.sqrt(1 - ab_t) * eps) / jnp.sqrt(ab_t), lo, hi)
         return kx * x0 + ka * a + cz * z, None
 
-    xs = (table[1:], ab, *coefs, noise)
+    xs = (table, ab, *coefs, noise)
     xs = jax.tree.map(lambda x: x[::-1], xs)  # run steps T..1
     a, _ = jax.lax.scan(body, a_init, xs)
     return a
 
 
-def ddim_sample(config: DQLConfig, actor_params, key, s, eta, clip: bool = True):
-    """DDIM(η) over all T steps, started as the reference at randn·η·sqrt(1 − ᾱ_T).
-    s (B, S), eta () → actions (B, A), clipped to [−1, 1]. η = 0 is deterministic.
-    With `config.clip_denoised` every step's x̂0 is clipped to the box first."""
+def ddim_sample(config: DQLConfig, actor_params, key, s, eta, clip: bool = True, steps=None):
+    """DDIM(η) over all T steps (or `steps` of them, see `sample_steps`), started as the
+    reference at randn·η·sqrt(1 − ᾱ_T). s (B, S), eta () → actions (B, A), clipped to
+    [−1, 1]. η = 0 is deterministic. With `config.clip_denoised` every step's x̂0 is
+    clipped to the box first. Network evaluations per sample: the number of steps."""
     sch = schedule_of(config)
-    ab = jnp.asarray(sch.alpha_bar)  # (T,)
-    ab_prev = jnp.asarray(sch.alpha_bar_prev)
+    visited = sample_steps(config, steps)  # (k,) increasing
+    ab_np = sch.alpha_bar[visited - 1]
+    ab = jnp.asarray(ab_np)  # (k,)
+    ab_prev = jnp.asarray(np.concatenate([[1.0], ab_np[:-1]]).astype(np.float32))
     eta = jnp.asarray(eta, jnp.float32)
     sigma = eta * jnp.sqrt((1 - ab_prev) / (1 - ab)) * jnp.sqrt(1 - ab / ab_prev)
     # x0_pred·sqrt(ab_prev) + direction + noise, folded into coefficients of a and ε
@@ -79,15 +120,18 @@ def ddim_sample(config: DQLConfig, actor_params, key, s, eta, clip: bool = True)
     k0, k1 = jax.random.split(key)
     shape = s.shape[:-1] + (config.action_dim,)
     a0 = jax.random.normal(k0, shape) * eta * np.sqrt(1 - sch.alpha_bar[-1])
-    noise = jax.random.normal(k1, (config.num_steps,) + shape)
+    noise = jax.random.normal(k1, (len(visited),) + shape)
     if config.clip_denoised:
         # the same step written in x̂0 = (a − sqrt(1 − ᾱ)ε)/sqrt(ᾱ): ε = (a − sqrt(ᾱ)x̂0)/sqrt(1 − ᾱ)
         direction = jnp.sqrt(jnp.maximum(1 - ab_prev - sigma**2, 0.0))
         k_x0 = jnp.sqrt(ab_prev) - direction * jnp.sqrt(ab) / jnp.sqrt(1 - ab)
         k_a = direction / jnp.sqrt(1 - ab)
-        a = _clipped_loop(config, actor_params, s, a0, noise, (k_x0, k_a, sigma))
+        coefs = (k_x0, k_a, sigma)
+        a = _clipped_loop(config, actor_params, s, a0, noise, coefs, visited, ab)
     else:
-        a = _reverse_loop(config, actor_params, s, a0, noise, (c_a, c_eps, sigma))
+        coefs = (c_a, c_eps, sigma)
+        a = _reverse_loop(config, actor_params, s, a0, noise, coefs, visited)
+    a = from_space(config, a)
     return jnp.clip(a, -1.0, 1.0) if clip else a
 
 
@@ -105,13 +149,15 @@ def ddpm_sample(config: DQLConfig, actor_params, key, s, clip: bool = True):
     a0 = jax.random.normal(k0, shape) * np.sqrt(1 - ab[-1])
     noise = jax.random.normal(k1, (config.num_steps,) + shape)
     coefs = tuple(jnp.asarray(c, jnp.float32) for c in (c_a, c_eps, c_z))
-    a = _reverse_loop(config, actor_params, s, a0, noise, coefs)
+    a = from_space(config, _reverse_loop(config, actor_params, s, a0, noise, coefs))
     return jnp.clip(a, -1.0, 1.0) if clip else a
 
 
 def _noise_to_random_step(config: DQLConfig, key, a0):
-    """q(a_t | a0) at a uniform step t ∈ 1..T: (t (B,), noise, a_t, ᾱ_t (B, 1))."""
+    """q(x_t | x0) at a uniform step t ∈ 1..T, x0 the action a0 in the actor's space:
+    (t (B,), noise, x_t, ᾱ_t (B, 1))."""
     sch = schedule_of(config)
+    a0 = to_space(config, a0)
     k_t, k_n = jax.random.split(key)
     t = jax.random.randint(k_t, a0.shape[:-1], 1, config.num_steps + 1)
     ab = jnp.asarray(sch.alpha_bar)[t - 1][..., None]
@@ -120,10 +166,12 @@ def _noise_to_random_step(config: DQLConfig, key, a0):
 
 
 def _one_shot(config: DQLConfig, a_t, eps, ab, noise):
-    """â0 = (a_t − sqrt(1 − ᾱ_t)·ε)/sqrt(ᾱ_t); â1 = sqrt(α_1)·â0 + sqrt(1 − α_1)·noise."""
+    """â0 = (a_t − sqrt(1 − ᾱ_t)·ε)/sqrt(ᾱ_t); â1 = sqrt(α_1)·â0 + sqrt(1 − α_1)·noise,
+    in the actor's space; returned as actions."""
     alpha1 = float(schedule_of(config).alpha[0])
-    a0_hat = (a_t - jnp.sqrt(1 - ab) * eps) / jnp.sqrt(ab)
-    return a0_hat, np.sqrt(alpha1) * a0_hat + np.sqrt(1 - alpha1) * noise
+    x0_hat = (a_t - jnp.sqrt(1 - ab) * eps) / jnp.sqrt(ab)
+    x1_hat = np.sqrt(alpha1) * x0_hat + np.sqrt(1 - alpha1) * noise
+    return from_space(config, x0_hat), from_space(config, x1_hat)
 
 
 def _train_eps(config: DQLConfig, actor_params, key, a_t, s, t):
@@ -164,8 +212,8 @@ def entropy_loss(config: DQLConfig, actor_params, key, s, a0_hat, a1_hat):
     """Gaussian NLL of â0 under the one-step reverse N(μ(â1), 1 − ᾱ_1) (â0, â1 held fixed;
     the gradient reaches the actor through ε(â1, s, 1)). Scalar."""
     sch = schedule_of(config)
-    a0 = jax.lax.stop_gradient(a0_hat)
-    a1 = jax.lax.stop_gradient(a1_hat)
+    a0 = to_space(config, jax.lax.stop_gradient(a0_hat))
+    a1 = to_space(config, jax.lax.stop_gradient(a1_hat))
     t1 = jnp.ones(a1.shape[:-1], jnp.int32)
     eps = _train_eps(config, actor_params, key, a1, s, t1)
     ab1 = float(sch.alpha_bar[0])
