@@ -73,12 +73,19 @@ def test_run_folder_and_metrics(full_run):
     rows = _rows(out)
     assert [r["episode"] for r in rows] == [1, 2, 3]
     assert [r["offline_share"] for r in rows] == [1.0, 0.75, 0.5]
-    assert ["val_loss" in r for r in rows] == [False, True, True]
+    # distilled runs are chosen by the critic's own decisions (the teacher's quality)
+    assert ["val_loss_argmax" in r for r in rows] == [False, True, True]
     # every exploration and greedy transition is kept in the online buffer
     assert rows[-1]["online_size"] == 3 * (3 * 4 + 2 * 4)
     assert all(np.isfinite(r["critic_loss"]) and 0 <= r["explore_loss"] <= 1 for r in rows)
     assert summary["updates"] == 24 and summary["best_episode"] in (2, 3)
-    assert summary["best_val_loss"] == min(r["val_loss"] for r in rows if "val_loss" in r)
+    assert summary["best_val_loss"] == min(
+        r["val_loss_argmax"] for r in rows if r.get("val_loss_argmax")
+    )
+    # then the actor is distilled from the chosen critic's choices and decides alone
+    assert len(summary["distill_curve"]) == 1 and 0 <= summary["distilled_val_loss"] <= 1
+    assert summary["who_decides"]["val_loss_actor"] == summary["distilled_val_loss"]
+    assert 0 <= summary["who_decides"]["argmax_wins"] <= 1
     # config.json alone rebuilds the agent
     run = load_run_config(out)
     assert run.agent_config().hidden == 32 and run.agent_config().lr_decay_steps == 24
@@ -179,7 +186,11 @@ def test_settings_are_checked(dataset, tmp_path):
     assert make_run_config(0, dataset, bc=True).agent_config().lr == 3e-3  # the critic's lr
     ours = make_run_config(0, dataset, bc=False)
     assert (ours.online_phase, ours.eval_candidates, ours.agent_config().critic_argmax) == (
-        False, 10, True
+        False, 1, False
+    )  # fmt: skip
+    # issue 23: the actor decides, distilled from the critic's choices
+    assert (ours.distill_updates, ours.eval_eta, ours.agent_config().actor_space) == (
+        16_000, 0.0, "fair_share"
     )  # fmt: skip
     with pytest.raises(ValueError, match="online_phase must be true or false"):
         make_run_config(0, dataset, online_phase="no")
