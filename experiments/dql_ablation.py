@@ -23,9 +23,62 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dql_table  # noqa: E402  (same folder: datasets, runs and evaluation helpers)
 
-# row name -> (what changes, --set items, dql_table arguments)
+# the agent of the previous sessions: the critic's argmax among 10 DDIM candidates (box
+# space, dropout, 30 steps, no distillation), as its runs' config.json reads back
+ARGMAX_AGENT = [
+    "critic_argmax=true", "eval_candidates=10", "eval_eta=1.0", "distill_updates=0",
+    "w_q=1.0", 'actor_space="box"', "dropout=0.05", "sample_steps=0",
+]  # fmt: skip
+# row name -> (what changes, --set items, dql_table arguments[, how the runs decide
+# (dql:RUN+MODE), the dql_table tag whose runs the row evaluates])
 ROWS = {
     "default": ("our default agent", [], []),
+    # issue 23: who decides
+    "argmax_agent": (
+        "the critic's argmax among 10 DDIM candidates (the previous default)",
+        ARGMAX_AGENT,
+        [],
+        "",
+        "argmax",
+    ),  # fmt: skip
+    "argmax_agent_actor": (
+        "its actor alone, 1 sample (no teacher)",
+        ARGMAX_AGENT,
+        [],
+        "actor",
+        "argmax",
+    ),  # fmt: skip
+    "argmax_agent_ranked": (
+        "its 10 actor samples ranked by the critic, no argmax",
+        ARGMAX_AGENT,
+        [],
+        "ranked",
+        "argmax",
+    ),  # fmt: skip
+    "teacher_term": (
+        "Q-loss + a cloning term on the critic's argmax in every update, no distillation",
+        [
+            'teacher="argmax"',
+            "w_q=1.0",
+            "distill_updates=0",
+            'actor_space="box"',
+            "dropout=0.05",
+            "sample_steps=5",
+        ],
+        [],  # fmt: skip
+    ),
+    "distill_box": (
+        "distilled in the action box, not the fair-share space",
+        ['actor_space="box"'],
+        [],
+    ),  # fmt: skip
+    "distill_dropout": ("distilled with dropout 0.05", ["dropout=0.05"], []),
+    "ranked": ("10 actor samples ranked by the critic (η = 1)", [], [], "ranked"),
+    "steps1": ("actor alone, 1 DDIM step", [], [], "actor/1"),
+    "steps5": ("actor alone, 5 DDIM steps", [], [], "actor/5"),
+    "steps30": ("actor alone, 30 DDIM steps", [], [], "actor/30"),
+    "argmax_alone": ("the critic's argmax alone (the teacher)", [], [], "argmax"),
+    # earlier sessions' rows (measured under the reference's ceil)
     "no_argmax": ("no critic-argmax candidate (DDIM candidates only)", ["critic_argmax=false"], []),
     "mlp": (
         "SPEC §5's MLP actor and critic (no argmax)",
@@ -49,6 +102,30 @@ ROWS = {
 }
 
 
+def decision_cost(args, row: str) -> str:
+    """Actor network evaluations per decision of a row's runs (DDIM steps × candidates),
+    read from a finished run's config; '+ argmax' where the critic's DP joins them."""
+    from difsched_jax.train.dql_config import load_run_config
+
+    argv = _table_argv(args, row)
+    tag = argv[argv.index("--tag") + 1]
+    mode = _spec(row)[3]
+    folder = os.path.join(args.out, "runs", f"{tag}_e{args.exp}_nobc_s0")
+    if not os.path.exists(os.path.join(folder, "config.json")):
+        return ""
+    run = load_run_config(folder)
+    cfg = run.agent_config()
+    base, _, steps = mode.partition("/")
+    steps = int(steps) if steps else (cfg.sample_steps or cfg.num_steps)
+    if base == "argmax":
+        return "0 (+ argmax)"
+    if base == "actor":
+        return str(steps)
+    n = 10 if base == "ranked" else run.eval_candidates
+    argmax = cfg.critic_argmax and base == ""
+    return f"{n * steps}" + (" + argmax" if argmax else "")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traffic-dir", default=None, help="real traces (default: synthetic)")
@@ -58,18 +135,34 @@ def parse_args(argv):
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--tag", default="default")
     p.add_argument("--table-tag", default="default", help="dql_table.py tag of the default row")
+    p.add_argument(
+        "--argmax-tag",
+        default="argmax_agent",
+        help="dql_table.py tag of runs of the previous default (the argmax agent); "
+        "trained here with its settings when missing",
+    )
     p.add_argument("--data-slices", type=int, default=100)
-    p.add_argument("--eval-slices", type=int, default=40)
-    p.add_argument("--eval-windows", type=int, default=100)
+    p.add_argument("--eval-slices", type=int, default=64)
+    p.add_argument("--eval-windows", type=int, default=300)
     p.add_argument("--tiny", action="store_true", help="tiny budget (tests)")
     p.add_argument("--no-train", action="store_true", help="tabulate finished runs only")
     return p.parse_args(argv)
 
 
+def _spec(row: str) -> tuple:
+    """(what, sets, extra, mode, tag or None) of a row."""
+    what, sets, extra, *rest = ROWS[row]
+    return (what, sets, extra, *rest, "", None)[:5]
+
+
 def _table_argv(args, row: str) -> list[str]:
-    _, sets, extra = ROWS[row]
+    _, sets, extra, mode, tag = _spec(row)
     argv = ["--out", args.out, "--exps", str(args.exp), "--variants", "nobc"]
-    tag = args.table_tag if row == "default" else f"abl_{row}"  # default: dql_table's runs
+    if tag is None:  # rows that only decide differently evaluate the default's runs
+        tag = args.table_tag if not sets and not extra else f"abl_{row}"
+    elif tag == "argmax":
+        tag = args.argmax_tag
+    argv += ["--modes", mode] if mode else []
     argv += ["--seeds", args.seeds, "--tag", tag, "--data-slices", str(args.data_slices)]
     argv += ["--eval-slices", str(args.eval_slices), "--eval-windows", str(args.eval_windows)]
     argv += ["--tiny"] if args.tiny else []
@@ -85,19 +178,24 @@ def table(payload: dict) -> str:
     rows = payload["rows"]
     base = rows.get("default", {}).get("loss", [None])[0]
     lines = [
-        "| change | test loss | Δ vs default | gap to oracle (RB/user) |",
-        "|---|---|---|---|",
+        "| change | network evaluations per decision | test loss | Δ vs default "
+        "| gap to oracle (RB/user) |",
+        "|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         mean, half, seeds = r["loss"]
         delta = f"{mean - base:+.4f}" if base is not None and name != "default" else ""
         gap = f"{r['gap'][0]:.2f} ± {r['gap'][1]:.2f}"
+        nfe = r.get("nfe", "")
         lines.append(
-            f"| {r['what']} | {mean:.4f} ± {half:.4f} (n={len(seeds)}) | {delta} | {gap} |"
+            f"| {r['what']} | {nfe} | {mean:.4f} ± {half:.4f} (n={len(seeds)}) | {delta} | {gap} |"
         )
     ref = payload["reference"]
-    lines.append(f"| equal share | {ref['equal']:.4f} | | |")
-    lines.append(f"| oracle (predicted obs) | {ref['oracle']:.4f} | | 0 |")
+    for key, label in (("equal", "equal share"), ("oracle", "oracle (predicted obs)"),
+                       ("calibrated", "oracle-calibrated"),
+                       ("bayes", "oracle-bayes (in-sample floor)")):  # fmt: skip
+        if key in ref:
+            lines.append(f"| {label} | | {ref[key]:.4f} | | |")
     return "\n".join(lines)
 
 
@@ -136,9 +234,11 @@ def run(argv=None) -> dict:
         res = dql_table.run(_table_argv(args, name))["results"].get(str(args.exp))
         if res is None:  # --no-train and no finished run of this row
             continue
-        rows[name] = {"what": ROWS[name][0], "sets": ROWS[name][1], "loss": res["nobc"],
-                      "gap": res["gap"]["nobc"]}  # fmt: skip
-        reference = {"equal": res["equal"][0], "oracle": res["oracle"][0]}
+        what, sets, _, mode, _ = _spec(name)
+        key = f"nobc+{mode}" if mode else "nobc"
+        rows[name] = {"what": what, "sets": sets, "loss": res[key], "gap": res["gap"][key],
+                      "nfe": decision_cost(args, name)}  # fmt: skip
+        reference = {k: res[k][0] for k in ("equal", "oracle", "calibrated", "bayes") if k in res}
     payload = {
         "tag": args.tag,
         "exp": args.exp,

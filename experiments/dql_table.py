@@ -189,8 +189,10 @@ def evaluate(args, exp: int, runs: dict, agents: str, ppo: list[str]) -> dict:
 
 def _label(v: str) -> str:
     variant, _, mode = v.partition("+")
+    mode, _, steps = mode.partition("/")
     base = {"bc": "DQL + BC", "nobc": "DQL without BC", "ppo": "PPO"}[variant]
-    return f"{base} ({MODE_LABELS[mode]})" if mode else base
+    steps = f", {steps} DDIM steps" if steps else ""
+    return f"{base} ({MODE_LABELS[mode]}{steps})" if mode else base
 
 
 # `dql:RUN+MODE` (evaluate/registry.py): how a run decides

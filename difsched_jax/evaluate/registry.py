@@ -146,13 +146,15 @@ def _drl(kind: str):
 DQL_MODES = ("actor", "ranked", "argmax")
 
 
-def split_dql_arg(arg: str) -> tuple[str, str, str]:
-    """``RUN[@best|@latest][+actor|+ranked|+argmax]`` → (RUN, slot or "", mode)."""
+def split_dql_arg(arg: str) -> tuple[str, str, str, int | None]:
+    """``RUN[@best|@latest][+actor|+ranked|+argmax][/K]`` → (RUN, slot or "", mode,
+    K or None): K overrides the DDIM steps the actor samples with."""
     head, plus, mode = arg.rpartition("+")
-    if not plus or mode not in DQL_MODES:
-        head, mode = arg, "default"
+    mode, slash, steps = mode.partition("/")
+    if not plus or mode not in DQL_MODES or (slash and not steps.isdigit()):
+        return (*arg.partition("@")[::2], "default", None)
     run_dir, _, slot = head.partition("@")
-    return run_dir, slot, mode
+    return run_dir, slot, mode, int(steps) if slash else None
 
 
 def _dql(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
@@ -160,13 +162,19 @@ def _dql(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPoli
     greedy over its eval_candidates diffusion samples ranked by its critic. A suffix
     picks how it decides: ``+actor`` its actor alone (one sample, no ranking),
     ``+ranked`` actor samples ranked by the critic without its argmax, ``+argmax`` the
-    critic's exact best allocation alone."""
+    critic's exact best allocation alone; ``/K`` after it samples in K DDIM steps."""
     from difsched_jax.train.dql import load_policy
 
-    run_dir, slot, mode = split_dql_arg(arg or "")
+    run_dir, slot, mode, steps = split_dql_arg(arg or "")
     if not run_dir:
         raise ValueError("policy 'dql' needs a `difsched train` run folder: dql:RUN[@latest]")
     act, params, run = load_policy(run_dir, slot or "best", mode)
+    if steps is not None:
+        if not 1 <= steps <= params.config.num_steps:
+            raise ValueError(
+                f"dql:{arg}: DDIM steps must be in 1..{params.config.num_steps}, got {steps}"
+            )
+        params = params.replace(config=params.config.replace(sample_steps=steps))
     trained = run.env_config
     if (trained.num_users, trained.budget, trained.window) != (
         config.num_users,
@@ -211,7 +219,7 @@ BUILDERS: dict[str, Builder] = {
 # kinds that load from a folder -> what the folder is
 FOLDER_KINDS = {
     "mdp": "a folder of solved sub-agents: mdp:DIR",
-    "dql": "a `difsched train` run folder: dql:RUN[@latest][+actor|+ranked|+argmax]",
+    "dql": "a `difsched train` run folder: dql:RUN[@latest][+actor|+ranked|+argmax][/K]",
     "ppo": "a train-drl run folder: ppo:RUN",
     "sac": "a train-drl run folder: sac:RUN",
 }
