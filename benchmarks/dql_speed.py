@@ -10,9 +10,12 @@ Timings are medians of wall time after a warm-up call; compile time (first call)
 The machine may be shared: the JSON also records the process CPU seconds per call and
 the load average, so a loaded run can be read (CPU time ≈ one core's wall time).
 
-default_agent: the trainer's default agent (no BC) before and after the
-equivariant networks, updates/s, transitions/s and decisions/s per state dim
-(`--default-agent-only`: that block alone, in DIR/dql_default_agent.json).
+default_agent (the headline): the trainer's default agent (no BC), deciding as
+`difsched train` runs decide (its actor alone, one DDIM sample of `sample_steps` steps),
+beside the agent of the previous sessions (the critic's argmax among 10 candidates of 30
+steps) and the MLP default before that: updates/s, transitions/s and decisions/s (1 state
+and 256 states) per state dim (`--default-agent-only`: that block alone, in
+DIR/dql_default_agent.json). The rows above it are SPEC §5's MLP agent with BC.
 
 Writes DIR/dql_speed.json: updates_per_s, decisions_per_s_single,
 decisions_per_s_batch256 (each keyed by state dim), compile_s (dim -> part -> s),
@@ -115,41 +118,51 @@ PREVIOUS_DEFAULT = {"gamma": 0.0, "budget_projection": True, "network": "mlp",
                     "critic_argmax": False}  # fmt: skip
 
 
+# the agent of the previous sessions: equivariant, the critic's argmax among 10 DDIM
+# candidates of all 30 steps, Diffusion-QL's Q-loss in every update, no distillation
+ARGMAX_AGENT = {"critic_argmax": True, "w_q": 1.0, "actor_space": "box", "dropout": 0.05,
+                "sample_steps": 0}  # fmt: skip
+
+
 def default_agents(repeats: int) -> dict:
-    """updates/s, transitions/s (updates × batch) and decisions/s (256 states, 50
-    candidates) of the trainer's default agent without BC, before and after, and the
-    same with 64 features per user instead of 32 ("after_user_hidden_64", the default
-    until the tables showed 32 decides alike)."""
+    """updates/s, transitions/s (updates × batch) and decisions/s (1 state, 256 states)
+    of the trainer's default agent without BC ("default", deciding with its run's own
+    candidates and η), the argmax agent before it and the MLP default before that."""
     from difsched_jax.train.dql_config import make_run_config
 
     out = {}
     for dim, exp in ((8, 0), (20, 1)):
-        now = make_run_config(exp, "unused", bc=False).agent_config()
+        run = make_run_config(exp, "unused", bc=False)
+        now = run.agent_config()
+        # label -> (agent config, candidates, η) as each decides
         configs = {
-            "before": now.replace(**PREVIOUS_DEFAULT),
-            "after": now,
-            "after_user_hidden_64": now.replace(user_hidden=64),
+            "mlp_before": (now.replace(**PREVIOUS_DEFAULT), 50, 1.0),
+            "argmax_agent": (now.replace(**ARGMAX_AGENT), 10, 1.0),
+            "default": (now, run.eval_candidates, run.eval_eta),
         }
         offline, online = _buffers(dim)
         obs = offline.data.obs[:256]
         key = jax.random.PRNGKey(1)
-        for label, cfg in configs.items():
+        for label, (cfg, n, eta) in configs.items():
             agent = _common.block(init_agent(key, cfg))
             upd = lambda: update_many(agent, offline, key, UPDATES_PER_CALL, online, 0.75)  # noqa: B023,E731
-            dec = lambda: act(agent, key, obs, 50, 1.0, "greedy")  # noqa: B023,E731
+            dec = lambda: act(agent, key, obs, n, eta, "greedy")  # noqa: B023,E731
+            one = lambda: act(agent, key, obs[:1], n, eta, "greedy")  # noqa: B023,E731
             row = {"compile_s": _common.time_compile(upd)}
             row["updates_per_s"] = UPDATES_PER_CALL / _common.time_call(upd, repeats, warmup=1)
             row["transitions_per_s"] = row["updates_per_s"] * cfg.batch_size
-            _common.time_compile(dec)
+            row["compile_s_act"] = _common.time_compile(dec)
             row["decisions_per_s_batch256"] = 256 / _common.time_call(dec, repeats, warmup=1)
+            _common.time_compile(one)
+            row["decisions_per_s_single"] = 1 / _common.time_call(one, 10 * repeats, warmup=1)
             keys = ("network", "critic_structure", "num_critics", "batch_size", "user_hidden",
-                    "hidden", "w_e", "critic_argmax")  # fmt: skip
+                    "hidden", "w_e", "w_q", "critic_argmax", "sample_steps", "num_steps")  # fmt: skip
             row["agent"] = {k: getattr(cfg, k) for k in keys}
+            row["acting"] = {"candidates": n, "eta": eta,
+                             "network_evaluations": n * (cfg.sample_steps or cfg.num_steps)}  # fmt: skip
             out.setdefault(str(dim), {})[label] = row
             print(f"  default agent dim {dim} {label}: {row['updates_per_s']:.1f} updates/s, "
                   f"{row['decisions_per_s_batch256']:.0f} decisions/s")  # fmt: skip
-        b, a = out[str(dim)]["before"], out[str(dim)]["after"]
-        out[str(dim)]["after_over_before_updates"] = a["updates_per_s"] / b["updates_per_s"]
     return out
 
 

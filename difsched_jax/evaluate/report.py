@@ -40,6 +40,11 @@ def plot_allocations(
     fig = Figure(figsize=(3.2 * cols, 2.7 * rows + 0.4))
     top = max([1.0] + [float(np.max(s["observed"], initial=0)) for _, s in samples])
     edges = np.linspace(0.0, top + 1.0, 21)
+    # up to the largest allocation shown (most sit far below B), never above B
+    peak = max(
+        [1.0] + [float(np.max(s[k], initial=0)) for _, s in samples for k in ("action", "granted")]
+    )
+    y_top = min(budget * 1.02, 1.15 * peak + 1.0)
     rng = np.random.default_rng(0)
     for i, (label, s) in enumerate(samples):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -51,7 +56,7 @@ def plot_allocations(
             ax.plot(*_binned(x, g, edges), color="black", lw=1.2, ls="--", label="mean granted")
         ax.set_title(label, fontsize=9)
         ax.set_xlim(0, top + 1)
-        ax.set_ylim(-1, budget * 1.02)
+        ax.set_ylim(-1, y_top)
         ax.grid(alpha=0.3)
         if i % cols == 0:
             ax.set_ylabel("resource blocks r")
