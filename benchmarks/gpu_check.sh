@@ -5,9 +5,15 @@
 #
 #     bash benchmarks/gpu_check.sh [OUT_DIR]          -> OUT_DIR/gpu_check.json (default bench_out)
 #
-# If jax does not see the GPU yet, installs its CUDA build first (the installed jax
-# version, so the code runs on what the tests ran). GPU_CHECK_TINY=1: a CPU dry run
-# at toy sizes, no install (tests/test_gpu_check.py). PYTHON overrides the interpreter.
+# From a plain checkout with the interpreter that already has jax with CUDA (nothing is
+# installed when jax sees the GPU):
+#
+#     PYTHON=python3 PYTHONPATH=. bash benchmarks/gpu_check.sh [OUT_DIR]
+#
+# Only if jax does not see the GPU does it install its CUDA build (the installed jax
+# version, so the code runs on what the tests ran); GPU_CHECK_NO_INSTALL=1 refuses
+# instead. GPU_CHECK_TINY=1: a CPU dry run at toy sizes, no install
+# (tests/test_gpu_check.py). PYTHON overrides the interpreter (default .venv's, else python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # the dataset section runs in a second process: neither may grab 75 % of the GPU up front
@@ -27,6 +33,10 @@ if ! nvidia-smi -L; then
   exit 1
 fi
 backend() { "$py" -c "import jax; print(jax.default_backend())" 2>/dev/null || echo none; }
+if [ "$(backend)" != "gpu" ] && [ "${GPU_CHECK_NO_INSTALL:-0}" = "1" ]; then
+  echo "gpu_check: jax sees no GPU with $py and GPU_CHECK_NO_INSTALL=1 forbids installing jax[cuda]" >&2
+  exit 1
+fi
 if [ "$(backend)" != "gpu" ]; then
   version="$("$py" -c "import jax; print(jax.__version__)")"
   echo "gpu_check: installing jax[cuda12]==$version" >&2

@@ -88,3 +88,45 @@ def test_sections_that_do_not_fit_the_budget_are_skipped(monkeypatch):
     assert [s.split(" ")[0] for s in p["skipped"]] == list(gpu_check.MIN_SECONDS)
     assert p["section_s"] == {} and set(p["headline"].values()) == {None}
     assert p["sizes"]["dataset"] == (1, 65_536, 200) and p["sizes"]["env_slices"][-1] == 1 << 20
+
+
+def _fake_bin(tmp_path, backend: str):
+    """A fake `nvidia-smi` and a fake interpreter that logs every call and answers the
+    script's backend check with `backend` (nothing here is a real GPU)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho 'GPU 0: fake'\n")
+    (bin_dir / "fakepy").write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {log}\n'
+        'case "$*" in\n'
+        f"  *default_backend*) echo {backend} ;;\n"
+        "  *__version__*) echo 0.0.0 ;;\n"
+        "esac\n"
+    )
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHON": "fakepy"}
+    env.pop("GPU_CHECK_TINY", None)
+    return env, log
+
+
+def test_a_gpu_that_jax_sees_is_never_installed_over(tmp_path):
+    """The machine a GPU comes with can install nothing: when jax reports a GPU backend
+    the script goes straight to the benchmark, and pip is never called."""
+    env, log = _fake_bin(tmp_path, "gpu")
+    proc = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text()
+    assert "pip" not in calls and "benchmarks/gpu_check.py --out" in calls
+
+
+def test_no_install_flag_refuses_instead_of_calling_pip(tmp_path):
+    env, log = _fake_bin(tmp_path, "cpu")
+    env["GPU_CHECK_NO_INSTALL"] = "1"
+    proc = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1 and "pip" not in log.read_text()
+    assert "jax sees no GPU" in proc.stderr and "GPU_CHECK_NO_INSTALL" in proc.stderr
