@@ -253,3 +253,23 @@ def test_run_defaults_are_myopic_and_spec_agent_is_spec(dataset):
     assert (spec.gamma, spec.budget_projection, spec.q_action_clip) == (0.99, False, False)
     # explicit agent settings win over either preset
     assert make_run_config(0, dataset, agent={"gamma": 0.5}).agent_config().gamma == 0.5
+
+
+@pytest.mark.slow
+def test_resume_refuses_flags_that_disagree_with_the_saved_run(full_run, capsys):
+    """`train --resume` continues the run as saved: a flag or --set item that says
+    otherwise is refused in one line naming it, the saved value and the given one."""
+    out = full_run[0]
+    cases = {
+        ("--set", "lr=0.1"): "--set lr was 0.003",
+        ("--no-bc",): "--no-bc was 'with BC'",
+        ("--dataset", os.path.dirname(out)): "--dataset was",
+        ("--allocation", "reference"): "allocation = integer",
+        ("--spec-agent",): "drop --spec-agent",
+    }
+    for extra, message in cases.items():
+        assert main(["train", "--resume", "--out", out, *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        assert len(f.readlines()) == 3  # nothing ran

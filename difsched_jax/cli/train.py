@@ -96,8 +96,10 @@ def check(args) -> None:
 
     check_resume_out(args)
     if args.resume:
-        names = ("exp_config", "episodes", "seed")
-        args.run_config = saved_run(args, dql_config.load_run_config, names, "train")
+        names = ("exp_config", "episodes", "seed", "allocation")
+        run = saved_run(args, dql_config.load_run_config, names, "train")
+        check_resume_flags(args, run)
+        args.run_config = run
         return
     agent_fields = set(DQLConfig.__dataclass_fields__)
     run_kw, agent = {}, {}
@@ -126,6 +128,36 @@ def check(args) -> None:
         args.out = validated(
             OUT, paths.dql_run_dir(run.exp_config, run.bc, run.seed), "--out (default)"
         )
+
+
+def check_resume_flags(args, run) -> None:
+    """--resume continues the saved run: every other flag given must say what was saved
+    (naming the flag, the saved value and the given one), --set items included."""
+    import os
+
+    saved_agent = run.agent_config()
+
+    def refuse(flag: str, saved, given) -> None:
+        raise ValueError(
+            f"--resume continues {args.out} as saved: {flag} was {saved!r} there, got "
+            f"{given!r} (drop the flag, or start a new run in another --out)"
+        )
+
+    if args.no_bc and run.bc:
+        refuse("--no-bc", "with BC", "--no-bc")
+    if args.spec_agent:
+        raise ValueError(
+            "--resume continues the saved run with its saved agent: drop --spec-agent"
+        )
+    if args.dataset is not None and os.path.abspath(args.dataset) != os.path.abspath(run.dataset):
+        refuse("--dataset", run.dataset, args.dataset)
+    if args.traffic_dir is not None and args.traffic_dir != run.traffic_dir:
+        refuse("--traffic-dir", run.traffic_dir, args.traffic_dir)
+    accepted = accepted_settings()
+    for key, value in check_sets(args.set, accepted, BY_FLAG).items():
+        saved = getattr(run, key) if hasattr(run, key) else getattr(saved_agent, key)
+        if saved != value:
+            refuse(f"--set {key}", saved, value)
 
 
 def dataset_allocation(folder: str) -> str:
