@@ -93,6 +93,8 @@ def test_registry_loads_the_run_and_checks_the_config(full_run):
     other = "sac" if algo == "ppo" else "ppo"
     with pytest.raises(ValueError, match=f"is a {algo} run"):
         resolve_policy(f"{other}:{out}", run.env())
+    with pytest.raises(ValueError, match="is a `difsched train-drl` run.*ppo:RUN or sac:RUN"):
+        resolve_policy(f"dql:{out}", run.env())  # a Diffusion-QL name on a deep-RL run
     with pytest.raises(ValueError, match="trained under the 'integer' allocation"):
         resolve_policy(f"{algo}:{out}", run.env().replace(allocation="reference"))
 

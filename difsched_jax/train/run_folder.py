@@ -36,6 +36,13 @@ def read_config(run_dir: str, command: str) -> dict:
     if not isinstance(saved, dict):
         raise ValueError(f"{path}: expected a JSON object of settings")
     saved.pop("env", None)
+    kind = "train-drl" if "algo" in saved else "train"
+    if kind != command:
+        use = "ppo:RUN or sac:RUN" if kind == "train-drl" else "dql:RUN"
+        raise ValueError(
+            f"{run_dir} is a `difsched {kind}` run, not a `difsched {command}` one "
+            f"(to evaluate it: --policy {use})"
+        )
     # runs saved before the allocation setting existed executed the reference's ceil
     saved.setdefault("allocation", "reference")
     return saved
