@@ -152,7 +152,7 @@ def parse_args(argv):
 def _spec(row: str) -> tuple:
     """(what, sets, extra, mode, tag or None) of a row."""
     what, sets, extra, *rest = ROWS[row]
-    return (what, sets, extra, *rest, "", None)[:5]
+    return (what, sets, extra, *rest) + ("", None)[len(rest) :]
 
 
 def _table_argv(args, row: str) -> list[str]:
