@@ -9,6 +9,14 @@ fault tests) a point costs one environment lookup.
 write is under way: a watcher thread waits for the first temporary entry
 (name containing ``tmp``) to appear in `folder` with something in it, then
 kills. Should the write finish first, the kill comes right after it.
+
+``DIFSCHED_KILL_AT=xla_compile:N`` needs no point in the code: `arm_compile_kill`
+(called by the CLI at start) watches the main thread and kills while it is inside
+its N-th XLA compile.
+
+``DIFSCHED_KILL_SIGNAL=INT`` or ``TERM`` sends that signal instead of SIGKILL, as
+Ctrl-C or a scheduler's stop would; the command must then end by itself, in one
+line, with exit 130 or 143 (`difsched_jax.interrupts`).
 """
 
 from __future__ import annotations
@@ -36,9 +44,55 @@ def _armed(name: str) -> bool:
     return _reached[name] == int(nth or 1)
 
 
+SIGNAL_VAR = "DIFSCHED_KILL_SIGNAL"
+COMPILE_POINT = "xla_compile"
+_COMPILE_FRAME = "backend_compile"  # jax._src.compiler.backend_compile_and_load
+
+
+def _signal() -> signal.Signals:
+    return signal.Signals["SIG" + os.environ.get(SIGNAL_VAR, "KILL").upper()]
+
+
 def _kill(how: str) -> None:
-    print(f"difsched fault: killed {how}", file=sys.stderr, flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)
+    sig = _signal()
+    verb = "killed" if sig == signal.SIGKILL else f"sent {sig.name}"
+    print(f"difsched fault: {verb} {how}", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), sig)
+    time.sleep(60)  # stop here (any thread): the signal's handling ends the process
+
+
+def _in_compile(thread_id: int) -> bool:
+    frame = sys._current_frames().get(thread_id)
+    while frame is not None:
+        if frame.f_code.co_name.startswith(_COMPILE_FRAME):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def arm_compile_kill() -> None:
+    """With DIFSCHED_KILL_AT=xla_compile:N, kill while the main thread is inside its N-th
+    XLA compile (a compile taken from JAX's persistent cache does not count)."""
+    target = os.environ.get(ENV_VAR, "")
+    point, _, nth = target.partition(":")
+    if point != COMPILE_POINT:
+        return
+    main_id = threading.main_thread().ident
+
+    def watch():
+        seen, inside = 0, False
+        while True:
+            now = _in_compile(main_id)
+            if now and not inside:
+                seen += 1
+                if seen == int(nth or 1):
+                    time.sleep(0.05)  # well inside it
+                    state = "inside" if _in_compile(main_id) else "right after"
+                    _kill(f"{state} XLA compile {seen}")
+            inside = now
+            time.sleep(0.001)
+
+    threading.Thread(target=watch, daemon=True, name="fault-compile").start()
 
 
 def crash_point(name: str) -> None:

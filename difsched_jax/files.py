@@ -20,23 +20,49 @@ class DamagedFile(ValueError):
     """A file that exists but cannot be read as what it should be."""
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write through a temporary file (this process's) and a rename: a kill leaves the
-    old file or the new one, and a failed write (a full disk) leaves no temporary."""
+def write_atomic(path: str | os.PathLike, write) -> str:
+    """`write(tmp)` then rename tmp to `path`: a kill leaves the old file or the new one.
+    A failed write (a full disk, a folder made read-only) leaves neither a temporary nor
+    a partial `path`, and its OSError names `path`. Returns `path`."""
     path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
     tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
+        os.makedirs(parent, exist_ok=True)
+        write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and path not in str(e):
+            why = e.strerror or str(e)
+            raise OSError(e.errno, f"could not write {path} ({why}); nothing was written") from e
         raise
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write through a temporary file (this process's) and a rename (see `write_atomic`)."""
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+
+    write_atomic(path, write)
 
 
 def write_json_atomic(path: str | os.PathLike, obj, indent: int = 2) -> None:
     write_text_atomic(path, json.dumps(obj, indent=indent, default=str))
+
+
+def save_figure_atomic(fig, path: str | os.PathLike, **savefig_kw) -> str:
+    """A matplotlib figure written whole (see `write_atomic`); the format is `path`'s suffix."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if fig.canvas is None or not hasattr(fig.canvas, "print_figure"):
+        FigureCanvasAgg(fig)
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kw))
 
 
 def read_npz(path: str | os.PathLike, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:

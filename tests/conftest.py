@@ -30,3 +30,19 @@ def reference_dir() -> Path:
 
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module. XLA's CPU backend maps
+    a few memory regions per program, and one process compiling every test's
+    programs passes the kernel's limit (vm.max_map_count, often 65,530) and
+    segfaults inside a compile."""
+    yield
+    import sys
+
+    if "jax" in sys.modules:
+        import gc
+
+        sys.modules["jax"].clear_caches()
+        gc.collect()

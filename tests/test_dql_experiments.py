@@ -51,13 +51,20 @@ def test_ablation_table_and_figure(tmp_path):
         "exp": 0,
         "rows": {
             "default": {"what": "ours", "loss": _cell(0.26, [0.25, 0.26, 0.27]), "gap": [1.0, 0.1]},
-            "mlp": {"what": "MLP", "loss": _cell(0.28, [0.28, 0.28, 0.28]), "gap": [2.5, 0.2]},
+            "mlp": {
+                "what": "MLP",
+                "loss": _cell(0.28, [0.28, 0.28, 0.28]),
+                "gap": [2.5, 0.2],
+                "nfe": 300,
+            },
         },
         "reference": {"equal": 0.297, "oracle": 0.250},
     }
     text = abl.table(payload)
-    assert "| MLP | 0.2800 ± 0.0100 (n=3) | +0.0200 | 2.50 ± 0.20 |" in text
-    assert "| equal share | 0.2970 |" in text and "| oracle (predicted obs) | 0.2500 |" in text
+    assert "| MLP | 300 | 0.2800 ± 0.0100 (n=3) | +0.0200 | 2.50 ± 0.20 |" in text
+    assert "| ours |  | 0.2600 ± 0.0100 (n=3) |  | 1.00 ± 0.10 |" in text  # no cost given
+    assert "| equal share | | 0.2970 |" in text
+    assert "| oracle (predicted obs) | | 0.2500 |" in text
     abl.plot(payload, str(tmp_path / "a.png"))
     assert (tmp_path / "a.png").stat().st_size > 1000
 

@@ -254,7 +254,7 @@ def pipeline_run(tmp_path_factory):
 
 def _figures(results: dict) -> list:
     drop = {"seconds", "train_seconds", "chunk_seconds", "steps_per_s", "compiled",
-            "steady_steps_per_s", "solve_seconds"}  # fmt: skip
+            "steady_steps_per_s", "solve_seconds", "distill_seconds"}  # fmt: skip
 
     def strip(x):
         if isinstance(x, dict):

@@ -58,3 +58,26 @@ def test_comparisons_see_a_difference(matrix, tmp_path):
         f.writelines(lines[:-1])
     same, lost, detail = kill_matrix.compare_runs(run, cut)
     assert not same and lost == 1 and "metrics rows differ" in detail
+
+
+# Ctrl-C and SIGTERM: one point each, one of them inside an XLA compile
+SIGNAL_CASES = [
+    ("gen-dataset", "shard_tmp", 3, "INT"),
+    ("train", "xla_compile", 3, "TERM"),
+    ("train-drl", "rows_written", 2, "INT"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command,point,nth,sig", SIGNAL_CASES)
+def test_signals_end_in_one_line_and_the_run_resumes_identical(matrix, command, point, nth, sig):
+    work, _ = matrix
+    env = kill_matrix.matrix_env(work)
+    reference = os.path.join(work, f"{command}-reference")
+    case = kill_matrix.run_case(kill_matrix.Case(command, point, nth, sig), work, env, reference)
+    assert case.passed, case
+    said = case.notes[1]  # the one line the command printed
+    assert f"difsched {command}: interrupted (SIG{sig}): " in said
+    assert "--resume" in said and "keeps" in said, said
+    if point == "xla_compile":
+        assert "inside XLA compile" in case.notes[0], case.notes

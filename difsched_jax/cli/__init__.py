@@ -15,7 +15,9 @@ from difsched_jax.cli import (
     train,
     train_drl,
 )
-from difsched_jax.cli.common import EXIT_USAGE, Parser, UsageError, execute
+from difsched_jax.cli.common import EXIT_USAGE, Parser, UsageError, execute, interrupted
+from difsched_jax.faults import arm_compile_kill
+from difsched_jax.interrupts import exit_on_signal
 
 # one module per subcommand, in the order `difsched --help` lists them
 COMMANDS = (
@@ -41,19 +43,24 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-        if extra:
-            command = parser.commands[args.command]
-            command.error(
-                f"unrecognized arguments: {' '.join(extra)}; accepted: "
-                f"{', '.join(command.accepted_flags())}"
-            )
-    except UsageError as e:
-        print(e, file=sys.stderr)
-        return EXIT_USAGE
-    return execute(args)
+    """Ctrl-C or SIGTERM at any moment: one line saying what was saved, exit 130/143."""
+    parsed = []
+    with exit_on_signal(lambda: interrupted(parsed[0] if parsed else None)):
+        arm_compile_kill()  # the kill matrix's point inside a compile (one lookup when unset)
+        parser = build_parser()
+        try:
+            args, extra = parser.parse_known_args(argv)
+            if extra:
+                command = parser.commands[args.command]
+                command.error(
+                    f"unrecognized arguments: {' '.join(extra)}; accepted: "
+                    f"{', '.join(command.accepted_flags())}"
+                )
+        except UsageError as e:
+            print(e, file=sys.stderr)
+            return EXIT_USAGE
+        parsed.append(args)
+        return execute(args)
 
 
 __all__ = ["COMMANDS", "build_parser", "main"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from difsched_jax.cli.common import add_traffic_dir
+from difsched_jax.cli.common import add_traffic_dir, rerun_note
 from difsched_jax.cli.types import InFile, Names, OutDir
 
 # the suite lives beside its scripts, in the repository's benchmarks/ folder
@@ -56,7 +56,7 @@ def add(sub) -> None:
     p.add_argument(
         "--report-only", action="store_true", help="rewrite the report from existing JSON files"
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, interrupt_note=rerun_note("the sections' files finished so far"))
 
 
 def run(args) -> int:

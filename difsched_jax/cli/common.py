@@ -73,6 +73,50 @@ def execute(args: argparse.Namespace) -> int:
         return report(prog, e, EXIT_OS)
 
 
+def interrupted(args: argparse.Namespace | None) -> tuple[str, str]:
+    """(prog, note) for the line a signal prints: the command's own `interrupt_note(args)`,
+    or what holds for every command (outputs are written whole)."""
+    if args is None:
+        return "difsched", "nothing was written"
+    note = getattr(args, "interrupt_note", None)
+    if note is not None:
+        return f"difsched {args.command}", note(args)
+    return f"difsched {args.command}", (
+        "outputs are written whole, so each is complete or absent; run the same command again"
+    )
+
+
+def _has_files(folder) -> bool:
+    import os
+
+    return bool(folder) and os.path.isdir(folder) and bool(os.listdir(folder))
+
+
+def resume_note(command: str, kept: str):
+    """interrupt_note of a command that continues with `--resume --out OUT`; `kept` says
+    what the folder keeps."""
+
+    def note(args) -> str:
+        if not _has_files(args.out):
+            return "nothing was written"
+        return (
+            f"{args.out} keeps {kept}: continue with `difsched {command} --resume --out {args.out}`"
+        )
+
+    return note
+
+
+def rerun_note(kept: str, how: str = "run the same command again"):
+    """interrupt_note of a command that continues when it is run again (`how`)."""
+
+    def note(args) -> str:
+        if not _has_files(args.out):
+            return "nothing was written"
+        return f"{args.out} keeps {kept}: {how} to continue"
+
+    return note
+
+
 def validated(kind, value, flag: str):
     """Check a value the command computed (e.g. a default --out) with an argument type."""
     try:

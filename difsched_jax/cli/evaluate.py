@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 from difsched_jax.cli.common import add_allocation, add_traffic_dir
 from difsched_jax.cli.types import ConfigIndex, Int, OutFile, PolicyList, seed
 
@@ -70,6 +67,7 @@ def run(args) -> int:
         eval_trace,
         format_table,
     )
+    from difsched_jax.files import write_json_atomic
 
     config = get_env_config(args.env_config).replace(allocation=args.allocation)
     trace = eval_trace(config, args.traffic_dir, args.alignment, args.seed)
@@ -101,9 +99,7 @@ def run(args) -> int:
             allocation=args.allocation,
             seed=args.seed,
         )
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=2)
+        write_json_atomic(args.json, payload)
     if args.plot:
         from difsched_jax.evaluate.plots import plot_comparison, plot_loss_histogram
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from difsched_jax.cli.common import add_allocation, add_traffic_dir, validated
+from difsched_jax.cli.common import add_allocation, add_traffic_dir, rerun_note, validated
 from difsched_jax.cli.types import (
     ConfigIndex,
     Float,
@@ -127,7 +127,12 @@ def add(sub) -> None:
         default=None,
         help="dataset folder (default data/processed/offline_dataset/offline_datasetI_SS_TT_seedK)",
     )
-    p.set_defaults(run=run, check=check)
+    p.set_defaults(run=run, check=check, interrupt_note=interrupt_note)
+
+
+def interrupt_note(args) -> str:
+    how = "run the same command again" + ("" if args.resume else " with --resume")
+    return rerun_note("the finished chunks", how)(args)
 
 
 def check(args) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from difsched_jax.cli.common import add_allocation, add_traffic_dir, validated
+from difsched_jax.cli.common import add_allocation, add_traffic_dir, rerun_note, validated
 from difsched_jax.cli.types import Names, OutDir, seed
 
 OUT = OutDir("a pipeline run folder")
@@ -47,7 +47,7 @@ def add(sub) -> None:
         "$JAX_COMPILATION_CACHE_DIR or ~/.cache/difsched_jax/xla; 'none': off)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(run=run, check=check)
+    p.set_defaults(run=run, check=check, interrupt_note=rerun_note("the finished stages"))
 
 
 def check(args) -> None:

@@ -7,6 +7,7 @@ from difsched_jax.cli.common import (
     add_traffic_dir,
     check_resume_out,
     require_unless_resume,
+    resume_note,
     saved_run,
     train_in_folder,
     validated,
@@ -78,7 +79,7 @@ def add(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     require_unless_resume(p, "exp_config", "dataset")
-    p.set_defaults(run=run, check=check)
+    p.set_defaults(run=run, check=check, interrupt_note=resume_note("train", "its last checkpoint"))
 
 
 def accepted_settings() -> dict:
@@ -146,9 +147,7 @@ def check_resume_flags(args, run) -> None:
     if args.no_bc and run.bc:
         refuse("--no-bc", "with BC", "--no-bc")
     if args.spec_agent:
-        raise ValueError(
-            "--resume continues the saved run with its saved agent: drop --spec-agent"
-        )
+        raise ValueError("--resume continues the saved run with its saved agent: drop --spec-agent")
     if args.dataset is not None and os.path.abspath(args.dataset) != os.path.abspath(run.dataset):
         refuse("--dataset", run.dataset, args.dataset)
     if args.traffic_dir is not None and args.traffic_dir != run.traffic_dir:

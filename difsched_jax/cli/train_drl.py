@@ -7,6 +7,7 @@ from difsched_jax.cli.common import (
     add_traffic_dir,
     check_resume_out,
     require_unless_resume,
+    resume_note,
     saved_run,
     train_in_folder,
     validated,
@@ -62,7 +63,9 @@ def add(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     require_unless_resume(p, "algo", "env_config")
-    p.set_defaults(run=run, check=check)
+    p.set_defaults(
+        run=run, check=check, interrupt_note=resume_note("train-drl", "its last checkpoint")
+    )
 
 
 def accepted_settings(algo: str) -> dict:

@@ -7,18 +7,14 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from difsched_jax.evaluate.compare import PolicyRow
+from difsched_jax.files import save_figure_atomic
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> str:
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+    return save_figure_atomic(fig, path, dpi=120, bbox_inches="tight")
 
 
 def _label(row: PolicyRow) -> str:

@@ -8,10 +8,10 @@ import math
 import os
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from difsched_jax.config import describe_allocation
+from difsched_jax.files import save_figure_atomic
 
 
 def _binned(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,11 +104,7 @@ def matplotlib_colors(n: int) -> list:
 
 
 def _save(fig: Figure, path) -> str:
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return path
+    return save_figure_atomic(fig, path, dpi=110, bbox_inches="tight")
 
 
 def results_table(rows: list[dict]) -> str:

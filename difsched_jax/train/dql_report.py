@@ -14,6 +14,8 @@ def plot_curves(rows: list[dict], path: str, title: str, baselines: dict | None 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from difsched_jax.files import save_figure_atomic
+
     ep = [r["episode"] for r in rows]
     fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(11, 4))
     ax_l.plot(ep, [r["critic_loss"] for r in rows], label="critic loss")
@@ -46,6 +48,6 @@ def plot_curves(rows: list[dict], path: str, title: str, baselines: dict | None 
     ax_r.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure_atomic(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -119,6 +119,8 @@ def plot_curve(rows: list[dict], path: str, title: str, equal_val: float | None 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from difsched_jax.files import save_figure_atomic
+
     steps = [r["env_steps"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(steps, [r["train_loss"] for r in rows], label="training (stochastic policy)")
@@ -130,7 +132,7 @@ def plot_curve(rows: list[dict], path: str, title: str, equal_val: float | None 
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure_atomic(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -1,12 +1,16 @@
-"""Kill -9 at chosen points of gen-dataset, train, train-drl and pipeline, then rerun.
+"""Kill -9, Ctrl-C or SIGTERM at chosen points of gen-dataset, train, train-drl and
+pipeline, then rerun.
 
     python tests/faults/kill_matrix.py [--out DIR] [--commands gen-dataset,train,...]
-                                      [--json PATH]
+                                      [--signals KILL,INT,TERM] [--json PATH]
 
-For each command: one uninterrupted reference run; then, per kill point, a run
-with ``DIFSCHED_KILL_AT=POINT:N`` (see `difsched_jax.faults`), which must die by
-SIGKILL there, and the same command again (``--resume`` where the command has
-it), which must finish. The finished run is compared with the reference:
+For each command: one uninterrupted reference run; then, per kill point and signal, a
+run with ``DIFSCHED_KILL_AT=POINT:N`` (see `difsched_jax.faults`), which must stop
+there: killed by SIGKILL, or, for SIGINT/SIGTERM, ending by itself with exit 130/143
+and one line on stderr naming what was saved and how to continue (no traceback, no
+crash, also when the signal lands inside an XLA compile). Then the same command again
+(``--resume`` where the command has it) must finish, and the finished run is
+compared with the reference:
 
 - gen-dataset: every dataset array equal, no temporary file left;
 - train, train-drl: metrics rows equal (timings aside), the summary equal, the
@@ -36,26 +40,30 @@ import numpy as np
 
 # (point, N) per command: three or more each, at least one inside a shard or checkpoint write
 POINTS = {
-    "gen-dataset": [("shard_tmp", 3), ("shard_unlisted", 2), ("chunk_submitted", 4)],
-    "train": [("ckpt_write", 2), ("best_saved", 1), ("rows_written", 3)],
-    "train-drl": [("ckpt_write", 3), ("best_saved", 1), ("rows_written", 2)],
+    "gen-dataset": [
+        ("shard_tmp", 3), ("shard_unlisted", 2), ("chunk_submitted", 4), ("xla_compile", 2),
+    ],
+    "train": [("ckpt_write", 2), ("best_saved", 1), ("rows_written", 3), ("xla_compile", 3)],
+    "train-drl": [("ckpt_write", 3), ("best_saved", 1), ("rows_written", 2), ("xla_compile", 2)],
     "pipeline": [
         ("shard_tmp", 1),
         ("ckpt_write", 3),
         ("stage_work_done", 3),
         ("policy_evaluated", 3),
+        ("xla_compile", 4),
     ],
-}
+}  # fmt: skip
+SIGNALS = ("KILL", "INT", "TERM")
 TIMING_KEYS = {
     "seconds", "train_seconds", "chunk_seconds", "steps_per_s", "compiled",
     "steady_steps_per_s", "generation_seconds", "solve_seconds", "wall_seconds",
-    "created", "machine", "stages", "transitions_per_s",
+    "created", "machine", "stages", "transitions_per_s", "distill_seconds",
 }  # fmt: skip
 
 TINY_DQL = {
     "hidden": 32, "t_dim": 8, "num_steps": 4, "num_critics": 2, "batch_size": 16,
     "updates_per_episode": 8, "val_every": 2, "val_slices": 2, "val_windows": 4,
-    "eval_candidates": 5, "episode_len": 3,
+    "eval_candidates": 5, "episode_len": 3, "sample_steps": 2, "distill_updates": 20,
 }  # fmt: skip
 TINY_DRL = {"num_slices": 8, "rollout_len": 5}
 
@@ -65,7 +73,8 @@ class Case:
     command: str
     point: str
     nth: int
-    killed: bool = False
+    signal: str = "KILL"
+    killed: bool = False  # stopped as the signal demands (see `stopped_as_asked`)
     rerun_ok: bool = False
     identical: bool = False
     lost: int = 0  # items of the reference missing after the rerun
@@ -79,12 +88,16 @@ class Case:
         return self.killed and self.rerun_ok and self.identical and not self.tracebacks
 
 
-def difsched(argv: list[str], env: dict, kill_at: str | None = None):
+def difsched(argv: list[str], env: dict, kill_at: str | None = None, sig: str = "KILL"):
     """(returncode, stderr) of `python -m difsched_jax.cli ARGV`."""
     env = dict(env)
     env.pop("DIFSCHED_KILL_AT", None)
+    env.pop("DIFSCHED_KILL_SIGNAL", None)
     if kill_at:
         env["DIFSCHED_KILL_AT"] = kill_at
+        env["DIFSCHED_KILL_SIGNAL"] = sig
+        if kill_at.startswith("xla_compile"):  # real compiles, not the shared cache's
+            env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     proc = subprocess.run(
         [sys.executable, "-m", "difsched_jax.cli", *argv],
         env=env,
@@ -232,17 +245,37 @@ def prepare(work: str, env: dict) -> None:
             raise SystemExit(f"preparing {' '.join(argv)} failed:\n{err}")
 
 
+def stopped_as_asked(case: Case, rc: int, err: str, out: str) -> tuple[bool, str]:
+    """SIGKILL: died by it. SIGINT/SIGTERM: exit 128 + signal and, besides the fault's
+    own line, exactly one line: ``difsched CMD: interrupted (SIG…): …`` naming `out`."""
+    if case.signal == "KILL":
+        return rc == -signal.SIGKILL and "difsched fault: killed" in err, ""
+    sig = signal.Signals["SIG" + case.signal]
+    lines = [ln for ln in err.splitlines() if ln.strip() and "difsched fault" not in ln]
+    head = f"difsched {case.command}: interrupted ({sig.name}): "
+    ok = (
+        rc == 128 + sig
+        and "difsched fault: sent" in err
+        and len(lines) == 1
+        and lines[0].startswith(head)
+        and out in lines[0]
+    )
+    return ok, (lines[0] if len(lines) == 1 else f"{len(lines)} lines")
+
+
 def run_case(case: Case, work: str, env: dict, reference: str) -> Case:
     t0 = time.perf_counter()
-    out = os.path.join(work, f"{case.command}-{case.point}-{case.nth}")
+    out = os.path.join(work, f"{case.command}-{case.point}-{case.nth}-{case.signal}")
     shutil.rmtree(out, ignore_errors=True)
     first, rerun = command_argv(case.command, out, work)
-    rc, err = difsched(first, env, kill_at=f"{case.point}:{case.nth}")
-    case.killed = rc == -signal.SIGKILL and "difsched fault: killed" in err
-    case.tracebacks += "Traceback" in err
+    rc, err = difsched(first, env, kill_at=f"{case.point}:{case.nth}", sig=case.signal)
+    case.killed, said = stopped_as_asked(case, rc, err, out)
+    case.tracebacks += "Traceback" in err or "Fatal Python error" in err
     case.notes.append(next((ln for ln in err.splitlines() if "difsched fault" in ln), f"rc {rc}"))
+    if said:
+        case.notes.append(said)
     if not case.killed:
-        case.detail = f"not killed (exit {rc}): {err.strip().splitlines()[-1:]}"
+        case.detail = f"not stopped as asked (exit {rc}): {err.strip().splitlines()[-3:]}"
     rc, err = difsched(rerun, env)
     case.rerun_ok = rc == 0
     case.tracebacks += "Traceback" in err
@@ -263,8 +296,8 @@ def matrix_env(work: str) -> dict:
     return env
 
 
-def run_matrix(work: str, points: dict, log=print) -> list[Case]:
-    """Every case of `points` ({command: [(point, N), ...]}) in folder `work`."""
+def run_matrix(work: str, points: dict, log=print, signals=("KILL",)) -> list[Case]:
+    """Every case of `points` ({command: [(point, N), ...]}) × `signals` in folder `work`."""
     os.makedirs(work, exist_ok=True)
     env = matrix_env(work)
     prepare(work, env)
@@ -277,11 +310,14 @@ def run_matrix(work: str, points: dict, log=print) -> list[Case]:
         if rc != 0:
             raise SystemExit(f"the uninterrupted {command} run failed:\n{err}")
         for point, nth in chosen:
-            case = run_case(Case(command, point, nth), work, env, reference)
-            cases.append(case)
-            status = "ok" if case.passed else f"FAILED: {case.detail}"
-            how = case.notes[0].replace("difsched fault: ", "")
-            log(f"{command:<12} {point}:{nth:<3} {case.seconds:4.0f} s  {status}  ({how})")
+            for sig in signals:
+                case = run_case(Case(command, point, nth, sig), work, env, reference)
+                cases.append(case)
+                status = "ok" if case.passed else f"FAILED: {case.detail}"
+                how = case.notes[0].replace("difsched fault: ", "")
+                log(
+                    f"{command:<12} {point}:{nth:<3} {sig:<4} {case.seconds:4.0f} s  {status}  ({how})"
+                )
     return cases
 
 
@@ -289,14 +325,20 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=None, help="work folder (default: a temporary one)")
     p.add_argument("--commands", default=",".join(POINTS))
+    p.add_argument("--signals", default="KILL", help=f"any of {','.join(SIGNALS)}")
     p.add_argument("--json", default=None, help="write the cases here")
     args = p.parse_args(argv)
     commands = args.commands.split(",")
     for c in commands:
         if c not in POINTS:
             p.error(f"unknown command {c!r}; known: {', '.join(POINTS)}")
+    signals = args.signals.upper().split(",")
+    for s in signals:
+        if s not in SIGNALS:
+            p.error(f"unknown signal {s!r}; known: {', '.join(SIGNALS)}")
     work = args.out or tempfile.mkdtemp(prefix="kill-matrix-")
-    cases = run_matrix(work, {c: POINTS[c] for c in commands}, log=lambda s: print(s, flush=True))
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    cases = run_matrix(work, {c: POINTS[c] for c in commands}, log=log, signals=signals)
     print_table(cases)
     if args.json:
         with open(args.json, "w") as f:
@@ -305,11 +347,12 @@ def main(argv=None) -> int:
 
 
 def print_table(cases: list[Case]) -> None:
-    print("\n| command | kill point | killed | rerun ok | identical | lost | tracebacks |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| command | kill point | signal | stopped as asked | rerun ok | identical | lost "
+          "| tracebacks |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     yes = {True: "yes", False: "NO"}
     for c in cases:
-        print(f"| {c.command} | {c.point}:{c.nth} | {yes[c.killed]} | {yes[c.rerun_ok]} | "
+        print(f"| {c.command} | {c.point}:{c.nth} | {c.signal} | {yes[c.killed]} | {yes[c.rerun_ok]} | "
               f"{yes[c.identical]} | {c.lost} | {c.tracebacks} |")  # fmt: skip
     passed = sum(c.passed for c in cases)
     lost = sum(c.lost for c in cases)

@@ -39,7 +39,7 @@ def from_space(config: DQLConfig, x):
 
 def _space_box(config: DQLConfig) -> tuple[float, float]:
     k = space_scale(config)
-    return -BOX, 2.0 * k - 1.0
+    return k * -BOX + (k - 1.0), k * BOX + (k - 1.0)  # to_space of the box's ends
 
 
 def schedule_of(config: DQLConfig):
