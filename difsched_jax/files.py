@@ -65,6 +65,35 @@ def save_figure_atomic(fig, path: str | os.PathLike, **savefig_kw) -> str:
     return write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kw))
 
 
+def file_kind(path: str | os.PathLike) -> str:
+    """What a file is, from its first bytes: 'npz', 'npy', 'pickle', 'gzip', 'text',
+    'empty' or 'binary' (for messages that say what was given instead)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head:
+        return "empty"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "npz"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[:1] == b"\x80":
+        return "pickle"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary"
+    return "text"
+
+
+KIND_WORDS = {
+    "npy": "a single NumPy array (.npy)", "pickle": "a Python pickle",
+    "gzip": "a gzip file", "text": "a text file (CSV or similar)", "empty": "an empty file",
+    "binary": "a binary file of unknown kind", "npz": "a NumPy .npz archive",
+}  # fmt: skip
+
+
 def read_npz(path: str | os.PathLike, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
     """Every member (or those of `keys` that it has) of an .npz, read into memory now:
     a damaged member is found here, not later by whoever uses the array."""

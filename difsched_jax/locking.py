@@ -32,6 +32,23 @@ def _missing_levels(path: str) -> list[str]:
     return levels[::-1]
 
 
+def folder_in_use(path: str | os.PathLike) -> bool:
+    """Whether a live difsched process holds `path`'s lock (it is writing there now)."""
+    try:
+        fd = os.open(os.fspath(path), os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def hold_folder(path: str | os.PathLike) -> Iterator[str]:
     """Create `path` if needed and hold its lock for the block; raises FolderBusy

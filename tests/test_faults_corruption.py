@@ -191,6 +191,27 @@ def test_damaged_subagent(copy, capsys, tmp_path, damage):
     assert not os.path.exists(tmp_path / "ds")  # nothing written
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flag, value, shown",
+    [("--windows", "40", "generation.num_windows was 30, now 40"),
+     ("--slices", "2", "generation.num_slices was 4, now 2"),
+     ("--allocation", "reference", "config.allocation was 'integer', now 'reference'")],
+)  # fmt: skip
+def test_resume_with_other_flags_names_the_flag(made, copy, capsys, flag, value, shown):
+    folder = copy("dataset")
+    argv = ["gen-dataset", "--dataset-config", "0", "--slices", "4", "--windows", "30",
+            "--episode-len", "15", "--agents", made["agents"], "--no-progress", "--resume",
+            "--out", folder]  # fmt: skip
+    if flag in argv:
+        argv[argv.index(flag) + 1] = value
+    else:
+        argv[-2:-2] = [flag, value]
+    err = refused(argv, capsys, folder)
+    assert f"{flag} differs" in err and shown in err and "give the flags it was started" in err
+    assert len(err) < 400, err
+
+
 # ------------------------------------------------------------------- training runs
 
 

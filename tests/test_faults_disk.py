@@ -105,3 +105,32 @@ def test_full_disk_during_training(small_disk, agents, tmp_path, capsys):
 def _rows(run: str) -> list[dict]:
     with open(os.path.join(run, "metrics.jsonl")) as f:
         return [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in f]
+
+
+def test_full_disk_during_evaluate_names_the_file_and_leaves_nothing(small_disk, capsys):
+    disk, _ = small_disk
+    with open(os.path.join(disk, "filler"), "wb") as f:  # leave too little for the figure
+        f.write(b"\0" * 36 * 1024)
+    json_path, plot = os.path.join(disk, "e.json"), os.path.join(disk, "e.png")
+    argv = ["evaluate", "--policy", "equal,random", "--slices", "2", "--windows", "4",
+            "--json", json_path, "--plot", plot]  # fmt: skip
+    err = _one_line_error(capsys, argv)
+    assert "No space left on device" in err and "nothing was written" in err
+    assert json_path in err or plot in err, err
+    assert sorted(os.listdir(disk)) in (["filler"], ["e.json", "filler"])  # no .tmp, no PNG
+    if os.path.exists(json_path):  # the JSON fitted: then it is whole
+        with open(json_path) as f:
+            assert json.load(f)["results"]
+
+
+def test_pipeline_advice_on_a_full_disk_is_its_own(tmp_path, capsys, monkeypatch):
+    import difsched_jax.pipeline
+
+    def full(*args, **kwargs):  # what a stage's checkpoint write says on a full disk
+        raise OSError(28, "could not save: No space left on device; free space, then rerun "
+                      "with --resume")  # fmt: skip
+
+    monkeypatch.setattr(difsched_jax.pipeline, "run_pipeline", full)
+    argv = ["pipeline", "--preset", "tiny", "--compile-cache", "none", "--out", str(tmp_path)]
+    err = _one_line_error(capsys, argv)
+    assert "--resume" not in err and "run the same pipeline command again" in err, err

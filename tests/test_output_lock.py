@@ -16,7 +16,7 @@ import pytest
 
 from difsched_jax.cli import main
 from difsched_jax.data import load_dataset
-from difsched_jax.locking import FolderBusy, hold_folder
+from difsched_jax.locking import FolderBusy, folder_in_use, hold_folder
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 # a few seconds of generation in shards of 10 windows (as tests/test_multiprocess.py)
@@ -74,6 +74,8 @@ def test_second_gen_dataset_is_refused_and_the_first_finishes(tmp_path, capsys, 
             assert time.monotonic() < deadline, "the first run never started writing"
             time.sleep(0.05)
         first.send_signal(signal.SIGSTOP)  # it cannot finish while the second one tries
+        with pytest.raises(ValueError, match="a running gen-dataset is still writing it"):
+            load_dataset(out)  # not "interrupted: finish it with --resume"
         before = sorted(os.listdir(out))
         _refused(capsys, monkeypatch, [*GEN, "--out", str(out), "--resume"], "gen-dataset")
         assert sorted(os.listdir(out)) == before  # the second one touched nothing
@@ -110,11 +112,13 @@ def test_other_writers_are_refused(tmp_path, capsys, monkeypatch, command, argv)
 def test_the_lock_goes_with_its_holder(tmp_path):
     out = tmp_path / "a" / "b"
     holder = _holder(out)
+    assert folder_in_use(out) and not folder_in_use(tmp_path)
     with pytest.raises(FolderBusy, match="is in use by another"):
         with hold_folder(out):
             pass
     holder.send_signal(signal.SIGKILL)
     holder.wait()
+    assert not folder_in_use(out)
     with hold_folder(out):  # free again after kill -9
         (out / "x").write_text("")
     assert (out / "x").exists()  # a folder with contents is kept

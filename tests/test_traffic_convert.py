@@ -25,7 +25,7 @@ def reference_dict(n_train=8, n_test=5):
     return out
 
 
-@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
 def test_good_pickle_round_trips(tmp_path, protocol):
     arrays = reference_dict()
     src, dst = tmp_path / "in.pkl", tmp_path / "out.npz"
@@ -122,3 +122,18 @@ def test_unreadable_pickle(tmp_path, content):
     with pytest.raises(TraceError) as err:
         load_restricted_pickle(src)
     assert str(src) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "content, kind",
+    [(b"time,x,y\n0.0,1,2\n", "a text file"), (b"PK\x03\x04...", "a NumPy .npz archive"),
+     (b"\x1f\x8b\x08\x00", "a gzip file")],
+)  # fmt: skip
+def test_not_a_pickle_is_named_as_what_it_is(tmp_path, capsys, content, kind):
+    src = tmp_path / "motion.csv"
+    src.write_bytes(content)
+    assert main(["convert-trace", str(src), str(tmp_path / "out.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(src) in err and f"this is {kind}" in err, err
+    assert "MARK" not in err and "underflow" not in err
+    assert not (tmp_path / "out.npz").exists()

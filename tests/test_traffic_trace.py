@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -93,9 +95,12 @@ def test_count_above_custom_window(tmp_path):
 @pytest.mark.parametrize(
     "content, problem",
     [
-        (b"not a zip archive at all", "not a readable .npz"),
-        (b"", "not a readable .npz"),
-        (None, "not a .npz archive"),  # a bare .npy array
+        (b"not a zip archive at all", "this is a text file"),
+        (b"time,count\n0.0,3\n", "this is a text file"),  # a CSV is not reported as a pickle
+        (b"", "this is an empty file"),
+        (pickle.dumps({"a": 1}), "this is a Python pickle: convert .*convert-trace"),
+        (b"PK\x03\x04 then no archive", "not a readable .npz"),
+        (None, "this is a single NumPy array"),  # a bare .npy array
     ],
 )
 def test_unreadable_file(tmp_path, content, problem):

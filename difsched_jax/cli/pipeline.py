@@ -68,14 +68,22 @@ def run(args) -> int:
     with hold_folder(args.out):
         if args.compile_cache != "none":
             use_compile_cache(args.compile_cache or default_cache_dir())
-        run_pipeline(
-            args.preset,
-            args.out,
-            traffic_dir=args.traffic_dir,
-            seed=args.seed,
-            alignment=args.alignment,
-            allocation=args.allocation,
-            drl=drl,
-            progress=not args.no_progress,
-        )
+        try:
+            run_pipeline(
+                args.preset,
+                args.out,
+                traffic_dir=args.traffic_dir,
+                seed=args.seed,
+                alignment=args.alignment,
+                allocation=args.allocation,
+                drl=drl,
+                progress=not args.no_progress,
+            )
+        except OSError as e:  # the stages' advice is for their own commands' --resume
+            if "rerun with --resume" not in str(e):
+                raise
+            raise OSError(e.errno, str(e).replace("rerun with --resume", CONTINUE)) from None
     return 0
+
+
+CONTINUE = "run the same pipeline command again (it continues from its finished stages)"

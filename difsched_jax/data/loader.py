@@ -124,6 +124,13 @@ def _check_meta(folder: str, meta: dict) -> None:
         if key not in meta:
             raise DatasetError(f"{folder}: meta.json lacks {key!r}")
     if not meta.get("complete"):
+        from difsched_jax.locking import folder_in_use
+
+        if folder_in_use(folder):
+            raise DatasetError(
+                f"{folder}: a running gen-dataset is still writing it ({len(meta['shards'])} "
+                "shards so far): wait for it to finish"
+            )
         raise DatasetError(
             f"{folder}: the dataset is incomplete ({len(meta['shards'])} shards written; the run "
             f"was interrupted): finish it with `difsched gen-dataset ... --resume`"

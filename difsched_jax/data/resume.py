@@ -31,6 +31,42 @@ from difsched_jax.data.storage import (
 IDENTITY_KEYS = ("format", "format_version", "config", "generation", "part", "fields")
 
 
+# the gen-dataset flag behind a setting saved in meta.json
+FLAG_OF = {
+    "generation.num_slices": "--slices", "generation.num_windows": "--windows",
+    "generation.episode_len": "--episode-len", "generation.obs": "--obs",
+    "generation.split": "--split", "generation.seed": "--seed",
+    "generation.num_sets": "--agents (the behaviour policies)",
+    "generation.policies": "--agents or --behaviour-noise (the behaviour policies)",
+    "generation.env_sha256": "the traffic (--traffic-dir, --traffic-seed or --alignment)",
+    "config.allocation": "--allocation", "config": "--dataset-config",
+    "part": "the process split (--distributed, --num-processes, --process-id)",
+    "fields": "--dataset-config", "format": "the dataset format (another version)",
+    "format_version": "the dataset format (another version)",
+}  # fmt: skip
+
+
+def _first_difference(old, new, path: str):
+    """(dotted path, old, new) of the first leaf where two JSON trees differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in list(old) + [k for k in new if k not in old]:
+            if old.get(k) != new.get(k):
+                return _first_difference(old.get(k), new.get(k), f"{path}.{k}")
+    return path, old, new
+
+
+def _what_sets(path: str) -> str:
+    for prefix in sorted(FLAG_OF, key=len, reverse=True):
+        if path == prefix or path.startswith(prefix + "."):
+            return FLAG_OF[prefix]
+    return path
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def fingerprint(tree) -> str:
     """SHA-256 over the shapes, dtypes and bytes of a pytree's leaves."""
     digest = hashlib.sha256()
@@ -103,9 +139,11 @@ def prepare_folder(folder: str, meta: dict, resume: bool) -> tuple[dict, dict[in
     old = read_meta(folder)
     for key in IDENTITY_KEYS:
         if old.get(key) != meta[key]:
+            where, was, now = _first_difference(old.get(key), meta[key], key)
             raise DatasetError(
-                f"cannot resume {folder}: '{key}' differs from the run that wrote it "
-                f"(was {old.get(key)!r}, now {meta[key]!r})"
+                f"cannot resume {folder}: {_what_sets(where)} differs from the run that wrote "
+                f"it ({where} was {_short(was)}, now {_short(now)}); give the flags it was "
+                "started with"
             )
     kept = _complete_prefix(folder, old.get("shards", []), meta["generation"]["num_windows"])
     _remove_strays(folder, {s["file"] for s in kept})

@@ -14,6 +14,7 @@ import pickle
 
 import numpy as np
 
+from difsched_jax.files import KIND_WORDS, file_kind
 from difsched_jax.traffic.trace import SPLITS, Trace, TraceError, source_key
 
 # (module, name) pairs an array pickle may name, across NumPy 1.x / 2.x layouts
@@ -44,11 +45,28 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("refused persistent id: not a plain dict of arrays")
 
 
+def _protocol0(path) -> bool:
+    """Whether a text file starts as a protocol-0 pickle of a dict ("(dp0" and the like)."""
+    with open(path, "rb") as f:
+        return f.read(2) in (b"(d", b"}q", b"(l", b"}.")
+
+
 def load_restricted_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a pickle holding a dict of str -> ndarray, without running foreign code."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise TraceError(f"{path}: no such pickle file")
+    kind = file_kind(path) if os.path.isfile(path) else "pickle"
+    if kind in ("npz", "npy", "gzip", "empty") or (
+        kind in ("text", "binary") and not _protocol0(path)
+    ):
+        hint = ": a .npz trace needs no conversion, pass its folder as --traffic-dir" * (
+            kind == "npz"
+        )
+        raise TraceError(
+            f"{path}: convert-trace reads the reference's pickled traces; this is "
+            f"{KIND_WORDS[kind]}{hint}"
+        )
     try:
         with open(path, "rb") as f:
             obj = RestrictedUnpickler(f).load()

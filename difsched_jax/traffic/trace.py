@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from difsched_jax.files import KIND_WORDS, file_kind
+
 SPLITS = ("train", "test")
 
 
@@ -160,6 +162,14 @@ class Trace:
         path = os.fspath(path)
         if not os.path.exists(path):
             raise TraceError(f"{path}: no such trace file")
+        kind = file_kind(path) if os.path.isfile(path) else "npz"
+        if kind != "npz":
+            hint = (
+                ": convert the reference's pickle with `difsched convert-trace`"
+                if kind == "pickle"
+                else ""
+            )
+            raise TraceError(f"{path}: a trace is a .npz archive; this is {KIND_WORDS[kind]}{hint}")
         try:
             data = np.load(path, allow_pickle=False)
         except Exception as e:  # noqa: BLE001 - report any unreadable file the same way
