@@ -107,3 +107,22 @@ def test_cli_train_drl_errors(tmp_path, capsys):
     bad = ["train-drl", "--algo", "ppo", "--env-config", "0", "--set", "lr", "--out", "y"]
     assert main(bad) == 2
     assert "KEY=JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [(["--set", "lr=0.1"], "--set lr was 0.001"), (["--slices", "7"], "--slices was"),
+     (["--obs", "perfect"], "obs = predicted), got --obs perfect"),
+     (["--seed", "3"], "seed = 0), got --seed 3"),
+     (["--allocation", "reference"], "got --allocation reference"),
+     (["--traffic-dir", "TRAFFIC"], "got --traffic-dir")],
+)  # fmt: skip
+def test_resume_refuses_flags_that_differ_from_the_saved_run(tmp_path, capsys, extra, named):
+    run = drl.make_run_config("ppo", 0, steps=100)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(run.to_dict()))
+    extra = [str(tmp_path) if a == "TRAFFIC" else a for a in extra]
+    assert main(["train-drl", "--resume", "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and named in err and str(out) in err, err

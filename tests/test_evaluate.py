@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -141,3 +142,63 @@ def test_t_interval():
     mean, half = mean_ci95([1.0, 2.0, 3.0, 4.0])
     assert mean == 2.5 and half == pytest.approx(3.182 * np.std([1, 2, 3, 4], ddof=1) / 2, 1e-3)
     assert np.isnan(mean_ci95([0.5])[1])
+
+
+def _env():
+    trace = eval_trace(CONFIG, None, "aligned", seed=0)
+    return make_env(CONFIG, trace, "test", "predicted", 5)
+
+
+def wrong_shape_policy(params, key, obs):
+    return jnp.ones(obs.shape[0] + 1)
+
+
+def nan_policy(params, key, obs):
+    return jnp.where(obs > 2, jnp.nan, 1.0)
+
+
+def test_a_policy_of_the_wrong_shape_or_type_is_named():
+    spec, params = _env()
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match=r"policy wrong_shape_policy returned .* shape \(9,\) for "
+                       r"an observation of shape \(8,\)"):  # fmt: skip
+        evaluate_policy(wrong_shape_policy, None, params, spec, key, 2, 3)
+
+    def bool_policy(p, k, obs):
+        return obs > 0
+
+    with pytest.raises(ValueError, match="bool_policy returned bool allocations"):
+        evaluate_policy(bool_policy, None, params, spec, key, 2, 3)
+
+
+def test_nan_allocations_are_an_error_not_a_loss():
+    spec, params = _env()
+    with pytest.raises(ValueError, match=r"nan_policy returned non-finite allocations .* in \d+ "
+                       r"of 60 decisions"):  # fmt: skip
+        evaluate_policy(nan_policy, None, params, spec, jax.random.key(0), 4, 15)
+
+
+def test_the_oracle_gap_can_be_skipped_and_warns_when_large(monkeypatch):
+    from difsched_jax.evaluate import core
+
+    spec, params = _env()
+    policy = resolve_policy("equal", CONFIG)
+    key = jax.random.key(0)
+    skipped = evaluate_policy(policy.act, policy.params, params, spec, key, 2, 3,
+                              with_oracle_gap=False)  # fmt: skip
+    assert skipped.oracle_gap is None and skipped.summary()["oracle_gap"] is None
+    assert core.oracle_gap_cost(8, 100, 6) == 6 * 8 * 101**2
+    monkeypatch.setattr(core, "LARGE_ORACLE_GAP", 1.0)
+    with pytest.warns(UserWarning, match=r"with_oracle_gap=False\) skips it"):
+        full = evaluate_policy(policy.act, policy.params, params, spec, key, 2, 3)
+    assert full.oracle_gap is not None and full.mean_loss == skipped.mean_loss
+
+
+def test_more_windows_than_the_split_warns_that_cursors_wrap():
+    spec, params = _env()
+    policy = resolve_policy("equal", CONFIG)
+    split_len = int(params.actual.shape[0])
+    with pytest.warns(UserWarning, match=f"{split_len + 1} windows per slice read the evaluated "
+                      rf"split \({split_len} windows\) more than once"):  # fmt: skip
+        evaluate_policy(policy.act, policy.params, params, spec, jax.random.key(0), 2,
+                        split_len + 1, with_oracle_gap=False)  # fmt: skip

@@ -167,3 +167,18 @@ def test_load_trace_and_make_env_for_are_the_one_entry(traffic_dir, alignment):
     ref = load_trace("thumb_fr", 200, traffic_dir, alignment="reference").test_actual
     same = load_trace("thumb_fr", 200, traffic_dir, alignment="aligned").test_actual
     assert not np.array_equal(ref, same)
+
+
+def test_fractional_counts_are_floored_with_one_warning(tmp_path):
+    import warnings
+
+    arrays = good_arrays()
+    arrays[actual_key("train")][2] = 10.5
+    path = write(tmp_path, arrays, name="fractional.npz")
+    with pytest.warns(UserWarning, match=r"fractional.npz: 1 of 10 actual counts are fractional "
+                      r"\(e.g. 10.5\); the environment floors them"):  # fmt: skip
+        Trace.load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Trace.load(path)  # once per trace
+        Trace.load(write(tmp_path, good_arrays(), name="whole.npz"))  # whole counts: silent

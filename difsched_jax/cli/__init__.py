@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 from difsched_jax.cli import (
     bench,
@@ -42,10 +43,20 @@ def build_parser() -> Parser:
     return parser
 
 
+def prog(parsed: list) -> str:
+    return f"difsched {parsed[0].command}" if parsed else "difsched"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Ctrl-C or SIGTERM at any moment: one line saying what was saved, exit 130/143."""
     parsed = []
-    with exit_on_signal(lambda: interrupted(parsed[0] if parsed else None)):
+    with (
+        exit_on_signal(lambda: interrupted(parsed[0] if parsed else None)),
+        warnings.catch_warnings(),
+    ):
+        warnings.showwarning = lambda message, *_, **__: print(
+            f"{prog(parsed)}: warning: {message}", file=sys.stderr
+        )
         arm_compile_kill()  # the kill matrix's point inside a compile (one lookup when unset)
         parser = build_parser()
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 from difsched_jax.cli.common import (
     add_allocation,
     add_traffic_dir,
@@ -41,20 +44,27 @@ def add(sub) -> None:
         help="parallel slices (default: agent's)",
     )
     add_traffic_dir(p)
-    p.add_argument("--obs", choices=("predicted", "perfect"), default="predicted")
-    p.add_argument("--alignment", choices=("reference", "aligned"), default="reference")
-    add_allocation(p)
-    p.add_argument("--seed", type=seed(), default=0)
+    # defaults are filled in by `check` (None here: with --resume, a flag given is one
+    # the user chose, and must match the saved run)
+    p.add_argument(
+        "--obs", choices=("predicted", "perfect"), default=None, help="default predicted"
+    )
+    p.add_argument(
+        "--alignment", choices=("reference", "aligned"), default=None, help="default reference"
+    )
+    add_allocation(p, default=None, note="; default integer")
+    p.add_argument("--seed", type=seed(), default=None, help="default 0")
     p.add_argument(
         "--chunk-steps",
         type=Int(1, what="env steps per chunk"),
-        default=10_000,
-        help="env steps per jitted chunk",
+        default=None,
+        help="env steps per jitted chunk (default 10000)",
     )
     p.add_argument(
         "--val-fraction",
         type=Float(0.0, 1.0, lo_open=True, hi_open=True, what="validation fraction"),
-        default=0.2,
+        default=None,
+        help="default 0.2",
     )
     add_set_flag(p, "agent hyper-parameter, e.g. --set lr=3e-4 --set hidden=[128,128] (repeatable)")
     p.add_argument(
@@ -68,6 +78,12 @@ def add(sub) -> None:
     )
 
 
+DEFAULTS = {
+    "obs": "predicted", "alignment": "reference", "allocation": "integer", "seed": 0,
+    "chunk_steps": 10_000, "val_fraction": 0.2,
+}  # fmt: skip
+
+
 def accepted_settings(algo: str) -> dict:
     from difsched_jax.train.drl import ALGOS
 
@@ -79,9 +95,32 @@ def check(args) -> None:
 
     check_resume_out(args)
     if args.resume:
-        names = ("algo", "env_config", "steps")
-        args.run_config = saved_run(args, drl.load_run_config, names, "train-drl")
+        names = ("algo", "env_config", "steps", *DEFAULTS)
+        run = saved_run(args, drl.load_run_config, names, "train-drl")
+        if args.traffic_dir is not None and (
+            run.traffic_dir is None
+            or os.path.abspath(args.traffic_dir) != os.path.abspath(run.traffic_dir)
+        ):
+            raise ValueError(
+                f"--resume continues {args.out} as saved (traffic_dir = {run.traffic_dir}), got "
+                f"--traffic-dir {args.traffic_dir}"
+            )
+        saved_agent = dataclasses.asdict(run.agent)
+        given = {"num_slices": args.slices} if args.slices is not None else {}
+        given.update(check_sets(args.set, accepted_settings(run.algo)))
+        for key, value in given.items():
+            if saved_agent[key] != value:
+                flag_name = "--slices" if key == "num_slices" and args.slices else f"--set {key}"
+                raise ValueError(
+                    f"--resume continues {args.out} as saved: {flag_name} was "
+                    f"{saved_agent[key]!r} there, got {value!r} (drop the flag, or start a new "
+                    "run in another --out)"
+                )
+        args.run_config = run
         return
+    for name, default in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     agent = check_sets(args.set, accepted_settings(args.algo))
     try:
         run = drl.make_run_config(

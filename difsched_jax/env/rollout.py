@@ -109,6 +109,27 @@ def step_window(
     return next_state, record
 
 
+def policy_name(policy) -> str:
+    return getattr(policy, "__qualname__", None) or repr(policy)
+
+
+def checked_action(policy, r, obs: jax.Array) -> jax.Array:
+    """A policy's output for one slice as float32 (N,), its shape checked once, at trace
+    time, with an error that names the policy (not one from deep inside JAX)."""
+    shape = jnp.shape(r)
+    if shape != obs.shape:
+        raise ValueError(
+            f"policy {policy_name(policy)} returned an allocation of shape {shape} for an "
+            f"observation of shape {obs.shape}: a policy returns one allocation per user"
+        )
+    if not jnp.issubdtype(jnp.result_type(r), jnp.number) or jnp.iscomplexobj(r):
+        raise ValueError(
+            f"policy {policy_name(policy)} returned {jnp.result_type(r)} allocations: "
+            "expected real numbers (resource blocks)"
+        )
+    return jnp.asarray(r, jnp.float32)
+
+
 def run_windows(
     policy: Policy,
     policy_params,
@@ -123,7 +144,7 @@ def run_windows(
     Each window: per-slice keys split into next/policy/step keys, the policy's
     allocation per slice, then `step_window`.
     """
-    act = jax.vmap(lambda k, obs: jnp.asarray(policy(policy_params, k, obs), jnp.float32))
+    act = jax.vmap(lambda k, obs: checked_action(policy, policy(policy_params, k, obs), obs))
 
     def body(c: RolloutCarry, _):
         key, k_act, k_step = split_keys_batch(c.key, 3)  # per slice: next, policy, step

@@ -15,6 +15,7 @@ Counts are floats in the reference files; the environment floors them to int.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,25 @@ def validate_counts(values, window: int, where: str) -> np.ndarray:
     return arr
 
 
+_noted: set[str] = set()
+
+
+def _note_fractional(trace) -> None:
+    """Warn once per trace name: fractional actual counts are floored to whole packets
+    (the reference's own traces hold such counts, and the reference floors them too)."""
+    actual = np.concatenate([trace.train_actual, trace.test_actual])
+    fractional = actual != np.floor(actual)
+    source = trace.name.split(":")[0]  # derived traces (an alignment) share the note
+    if fractional.any() and source not in _noted:
+        _noted.add(source)
+        first = actual[fractional][0]
+        warnings.warn(
+            f"{trace.name}: {int(fractional.sum())} of {actual.size} actual counts are "
+            f"fractional (e.g. {first:g}); the environment floors them to whole packets",
+            stacklevel=3,
+        )
+
+
 @dataclass(frozen=True)
 class Trace:
     """Train/test x actual/predicted count arrays of one flow, and the window length.
@@ -97,6 +117,7 @@ class Trace:
                 )
             object.__setattr__(self, f"{split}_actual", a)
             object.__setattr__(self, f"{split}_predicted", p)
+        _note_fractional(self)
 
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(actual, predicted) of a split."""
