@@ -129,6 +129,7 @@ def test_no_policy_beats_the_integer_oracle_with_perfect_observation_under_integ
             assert diff + half < 0, "the loophole should beat the integer oracle under ceil"
 
 
+@pytest.mark.slow
 def test_snapped_and_raw_allocations_lose_the_same_under_integer():
     config = CONFIG.replace(allocation="integer")
     params = {"budget": jnp.float32(config.budget)}

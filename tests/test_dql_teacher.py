@@ -43,6 +43,7 @@ def test_sample_steps_spread_evenly_and_keep_the_last():
         sample_steps(cfg, 0)
 
 
+@pytest.mark.slow
 def test_all_steps_given_explicitly_is_the_full_sampler():
     cfg = _config()
     actor = init_agent(jax.random.key(0), cfg).actor
@@ -100,6 +101,7 @@ def test_teacher_labels_are_the_critics_argmax_in_chunks():
     np.testing.assert_array_equal(labels[1024:], critic_argmax_action(critic, cfg, states[1024:]))
 
 
+@pytest.mark.slow
 def test_teacher_term_enters_the_actor_loss():
     cfg = _config(teacher="argmax", sample_steps=2, batch_size=8)
     agent = init_agent(jax.random.key(0), cfg)
@@ -112,6 +114,7 @@ def test_teacher_term_enters_the_actor_loss():
     assert float(sources["argmax_q_margin"]) >= -1e-6
 
 
+@pytest.mark.slow
 def test_critic_only_offline_phase_leaves_the_actor():
     cfg = _config(w_q=0.0, w_e=0.0, batch_size=8)
     agent = init_agent(jax.random.key(0), cfg)
@@ -122,6 +125,7 @@ def test_critic_only_offline_phase_leaves_the_actor():
     assert float(metrics["actor_grad_norm"]) == 0.0 and float(metrics["critic_loss"]) > 0
 
 
+@pytest.mark.slow
 def test_acting_modes_actor_alone_and_argmax_alone():
     cfg = _config(critic_argmax=True)
     agent = init_agent(jax.random.key(0), cfg)

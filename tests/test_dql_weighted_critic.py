@@ -27,6 +27,7 @@ def _random_params(critic, seed):
     return jax.tree.unflatten(tree, noisy)
 
 
+@pytest.mark.slow
 def test_g_is_non_decreasing_from_zero_and_the_table_is_per_user_on_the_grid():
     critic = WeightedCritic(hidden=8, budget=B)
     params = _random_params(critic, 0)

@@ -178,6 +178,7 @@ def test_nan_allocations_are_an_error_not_a_loss():
         evaluate_policy(nan_policy, None, params, spec, jax.random.key(0), 4, 15)
 
 
+@pytest.mark.slow
 def test_the_oracle_gap_can_be_skipped_and_warns_when_large(monkeypatch):
     from difsched_jax.evaluate import core
 

@@ -107,6 +107,7 @@ def _rows(run: str) -> list[dict]:
         return [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in f]
 
 
+@pytest.mark.slow
 def test_full_disk_during_evaluate_names_the_file_and_leaves_nothing(small_disk, capsys):
     disk, _ = small_disk
     with open(os.path.join(disk, "filler"), "wb") as f:  # leave too little for the figure

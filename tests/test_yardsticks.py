@@ -79,6 +79,7 @@ def test_oracle_bayes_is_the_brute_force_optimum_of_the_exact_expected_loss(seed
         assert exact(r) >= _brute_force_best(exact, n, budget) - 1e-6
 
 
+@pytest.mark.slow
 def test_oracle_bayes_with_a_sure_observation_is_the_oracle():
     window, budget = 200, 100
     gain = heuristics.oracle_params(budget, (0.3,), (10.0,)).gain
@@ -135,6 +136,7 @@ def test_oracle_ceil_is_refused_under_integer_and_bayes_needs_the_trace():
     assert resolve_policy("oracle-calibrated", config, ctx).params.laplace.shape[0] == 201
 
 
+@pytest.mark.slow
 def test_oracle_bayes_is_at_or_below_every_policy_that_sees_the_prediction():
     """Synthetic traffic, environment 0 under `integer`: oracle-bayes is the floor of
     the predicted-observation rows (paired 95 % intervals over the same slices), the
