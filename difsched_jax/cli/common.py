@@ -98,7 +98,7 @@ def resume_note(command: str, kept: str):
 
     def note(args) -> str:
         if not _has_files(args.out):
-            return "nothing was written"
+            return f"nothing was written to {args.out} yet"
         return (
             f"{args.out} keeps {kept}: continue with `difsched {command} --resume --out {args.out}`"
         )
@@ -111,7 +111,7 @@ def rerun_note(kept: str, how: str = "run the same command again"):
 
     def note(args) -> str:
         if not _has_files(args.out):
-            return "nothing was written"
+            return f"nothing was written to {args.out} yet"
         return f"{args.out} keeps {kept}: {how} to continue"
 
     return note
