@@ -16,6 +16,7 @@ beside the agent of the previous sessions (the critic's argmax among 10 candidat
 steps) and the MLP default before that: updates/s, transitions/s and decisions/s (1 state
 and 256 states) per state dim (`--default-agent-only`: that block alone, in
 DIR/dql_default_agent.json). The rows above it are SPEC §5's MLP agent with BC.
+`--quick` measures the headline only: the default agent and SPEC §5's MLP, no roofline.
 
 Writes DIR/dql_speed.json: updates_per_s, decisions_per_s_single,
 decisions_per_s_batch256 (each keyed by state dim), compile_s (dim -> part -> s),
@@ -124,10 +125,11 @@ ARGMAX_AGENT = {"critic_argmax": True, "w_q": 1.0, "actor_space": "box", "dropou
                 "sample_steps": 0}  # fmt: skip
 
 
-def default_agents(repeats: int) -> dict:
+def default_agents(repeats: int, only_default: bool = False) -> dict:
     """updates/s, transitions/s (updates × batch) and decisions/s (1 state, 256 states)
     of the trainer's default agent without BC ("default", deciding with its run's own
-    candidates and η), the argmax agent before it and the MLP default before that."""
+    candidates and η), the argmax agent before it and the MLP default before that
+    (`only_default`: the first alone, as `--quick` measures)."""
     from difsched_jax.train.dql_config import make_run_config
 
     out = {}
@@ -144,6 +146,8 @@ def default_agents(repeats: int) -> dict:
         obs = offline.data.obs[:256]
         key = jax.random.PRNGKey(1)
         for label, (cfg, n, eta) in configs.items():
+            if only_default and label != "default":
+                continue
             agent = _common.block(init_agent(key, cfg))
             upd = lambda: update_many(agent, offline, key, UPDATES_PER_CALL, online, 0.75)  # noqa: B023,E731
             dec = lambda: act(agent, key, obs, n, eta, "greedy")  # noqa: B023,E731
@@ -275,8 +279,9 @@ def main() -> None:
         _common.write_json(args.out, "dql_default_agent.json", result)
         return
     result = run(dtypes, repeats=2 if args.quick else 5)
-    result["roofline"] = roofline(repeats=2 if args.quick else 5)
-    result["default_agent"] = default_agents(repeats=2 if args.quick else 5)
+    if not args.quick:  # --quick: the headline rows only (the default agent, SPEC §5's MLP)
+        result["roofline"] = roofline(repeats=5)
+    result["default_agent"] = default_agents(2 if args.quick else 5, only_default=args.quick)
     result["reference"] = REFERENCE
     result["target"] = TARGET
     result["updates_per_call"] = UPDATES_PER_CALL
