@@ -23,6 +23,10 @@ EXPANDED_SIGMOID_K = (0.1, 0.2, 0.3, 0.4, 0.5)
 # (`env.channel.whole_blocks`); "reference" keeps the reference system's real-valued
 # allocation, whose channel grid rounds up (12.0001 blocks buy 13), to reproduce its figures.
 ALLOCATIONS = ("integer", "reference")
+# What a window costs (its reward is 1 minus it, `env.core.loss_to_reward`): "loss" the
+# packet-loss rate (SPEC §1, a sum over users), "worst_user" the most packets any one user
+# loses, divided by the window length L (no knapsack decides it: `agents.worst_user`).
+OBJECTIVES = ("loss", "worst_user")
 
 
 def check_positive_int(label: str, value) -> None:
@@ -42,6 +46,18 @@ def describe_allocation(name: str) -> str:
     return {
         "integer": "integer (whole resource blocks, Σ r ≤ B)",
         "reference": "reference (real allocations, the channel grid rounds up)",
+    }[name]
+
+
+def check_objective(owner: str, name: str) -> None:
+    if name not in OBJECTIVES:
+        raise ValueError(f"{owner}.objective must be one of {OBJECTIVES}, got {name!r}")
+
+
+def describe_objective(name: str) -> str:
+    return {
+        "loss": "loss (packet-loss rate of the slice)",
+        "worst_user": "worst_user (most packets one user loses / L)",
     }[name]
 
 
@@ -193,6 +209,7 @@ class SliceConfig(_Frozen):
     seed: int = 999
     traffic: str = "trace"
     allocation: str = "integer"  # `ALLOCATIONS`: whole blocks, or the reference's ceil
+    objective: str = "loss"  # `OBJECTIVES`: what a window costs
 
     def __post_init__(self):
         if not self.sigmoid_s and self.sigmoid_k:
@@ -208,6 +225,7 @@ class SliceConfig(_Frozen):
         _check_user_map(self)
         check_traffic(type(self).__name__, self.traffic)
         check_allocation(type(self).__name__, self.allocation)
+        check_objective(type(self).__name__, self.objective)
         for agent_set in self.sub_agents:
             if len(agent_set) != len(self.user_map):
                 raise ValueError(

@@ -179,3 +179,31 @@ def test_equal_share_on_the_real_traces(traffic_dir):
         residual = loss - expected_loss(actual, granted, reference_args(params, spec))
         assert abs(z_mean(residual)) < Z
         assert abs(loss.mean() - expected) < 0.005
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl", ["jax", "loop", "vectorized"])
+def test_worst_user_cost_matches_its_exact_expectation(impl):
+    """objective="worst_user": each window costs max_i lost_i / L; its expectation given
+    the counts and the executed blocks is `agents.worst_user.expected_worst` (the channel
+    pair is drawn independently of the traffic), so residuals have mean 0."""
+    from difsched_jax.agents import worst_user as wu
+
+    config = EnvConfig(num_users=8, budget=100, flow="thumb_fr", sigmoid_k=K5,
+                       objective="worst_user")  # fmt: skip
+    spec, params = make_env(config, synthetic_trace("thumb_fr", seed=1))
+    r = ALLOCATIONS["over_budget"]
+    run = {"jax": jax_windows, "loop": loop_windows, "vectorized": vectorized_windows}[impl]
+    loss, actual, granted = run(spec, params, r)
+    actual = actual.reshape(-1, 8)
+    granted = np.rint(granted.reshape(-1, 8)).astype(np.int32)  # whole blocks under integer
+    yard = wu.worst_user_params(100, K5, config.sigmoid_s, spec.window)
+    want = jax.vmap(wu.expected_worst, in_axes=(None, 0, 0))(yard, actual, granted)
+    residual = loss.ravel() - np.asarray(want, np.float64)
+    assert abs(z_mean(residual)) < Z
+    assert loss.max() <= 1.0 and (loss >= 0).all()
+    # not the packet-loss rate: the worst user's share of L is a different number
+    assert (
+        abs(loss.mean() - expected_loss(actual, granted, reference_args(params, spec)).mean())
+        > 0.01
+    )

@@ -199,6 +199,16 @@ def add_allocation(p: argparse.ArgumentParser, default: str | None = "integer", 
     )
 
 
+def add_objective(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--objective",
+        choices=("loss", "worst_user"),
+        default="loss",
+        help="what a window costs: loss, the packet-loss rate (default); worst_user, the most "
+        "packets one user loses / L (its yardstick: --policy worst-user-best)",
+    )
+
+
 def add_traffic_dir(p: argparse.ArgumentParser) -> None:
     from difsched_jax.cli.types import InDir
 

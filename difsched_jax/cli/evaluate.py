@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from difsched_jax.cli.common import add_allocation, add_traffic_dir
+from difsched_jax.cli.common import add_allocation, add_objective, add_traffic_dir
 from difsched_jax.cli.types import ConfigIndex, Int, OutFile, PolicyList, seed
 
 
@@ -45,6 +45,7 @@ def add(sub) -> None:
         "SPEC §1's table) does (default), or on the observed window's",
     )
     add_allocation(p)
+    add_objective(p)
     p.add_argument("--seed", type=seed(), default=0, help="evaluation seed (and synthetic traffic)")
     p.add_argument(
         "--json", type=OutFile("a JSON file"), default=None, help="write the figures here"
@@ -60,7 +61,7 @@ def add(sub) -> None:
 
 
 def run(args) -> int:
-    from difsched_jax.config import describe_allocation, get_env_config
+    from difsched_jax.config import describe_allocation, describe_objective, get_env_config
     from difsched_jax.evaluate.compare import (
         compare_policies,
         comparison_payload,
@@ -69,7 +70,9 @@ def run(args) -> int:
     )
     from difsched_jax.files import write_json_atomic
 
-    config = get_env_config(args.env_config).replace(allocation=args.allocation)
+    config = get_env_config(args.env_config).replace(
+        allocation=args.allocation, objective=args.objective
+    )
     trace = eval_trace(config, args.traffic_dir, args.alignment, args.seed)
     rows = compare_policies(
         args.policy,
@@ -85,7 +88,8 @@ def run(args) -> int:
     traffic = args.traffic_dir or "synthetic"
     print(
         f"env config {args.env_config}, {args.split} split, traffic {traffic}, "
-        f"alignment {args.alignment}, allocation {describe_allocation(args.allocation)}"
+        f"alignment {args.alignment}, allocation {describe_allocation(args.allocation)}, "
+        f"objective {describe_objective(args.objective)}"
     )
     print(format_table(rows))
     if args.json:
@@ -97,6 +101,7 @@ def run(args) -> int:
             traffic=traffic,
             alignment=args.alignment,
             allocation=args.allocation,
+            objective=args.objective,
             seed=args.seed,
         )
         write_json_atomic(args.json, payload)

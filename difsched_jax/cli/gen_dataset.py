@@ -5,7 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 
-from difsched_jax.cli.common import add_allocation, add_traffic_dir, rerun_note, validated
+from difsched_jax.cli.common import (
+    add_allocation,
+    add_objective,
+    add_traffic_dir,
+    rerun_note,
+    validated,
+)
 from difsched_jax.cli.types import (
     ConfigIndex,
     Float,
@@ -57,6 +63,7 @@ def add(sub) -> None:
         "(default), or on the observed window's",
     )
     add_allocation(p)
+    add_objective(p)
     p.add_argument(
         "--agents",
         type=InDir("a folder of solved sub-agents"),
@@ -222,7 +229,9 @@ def generate(args, setup) -> int:
     from difsched_jax.data.policy import behaviour_policies
     from difsched_jax.traffic import load_trace
 
-    config = get_dataset_config(args.dataset_config).replace(allocation=args.allocation)
+    config = get_dataset_config(args.dataset_config).replace(
+        allocation=args.allocation, objective=args.objective
+    )
     trace = load_trace(
         config.flow, config.window, args.traffic_dir, args.traffic_seed, args.alignment
     )

@@ -49,6 +49,7 @@ class OfflineDataset:
         self.window = int(self.meta["config"]["window"])
         # datasets written before the setting existed executed the reference's ceil
         self.allocation = str(self.meta["config"].get("allocation", "reference"))
+        self.objective = str(self.meta["config"].get("objective", "loss"))
         self.fields = {
             k: (np.dtype(v["dtype"]), tuple(v["shape"])) for k, v in self.meta["fields"].items()
         }

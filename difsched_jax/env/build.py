@@ -37,6 +37,7 @@ def make_env(
         episode_len=episode_len,
         traffic=config.traffic,
         allocation=config.allocation,
+        objective=config.objective,
     )
     params = EnvParams(
         actual=jnp.asarray(actual_i),

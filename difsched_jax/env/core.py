@@ -57,9 +57,16 @@ def reset(key: jax.Array, params: EnvParams, spec: EnvSpec) -> tuple[jax.Array, 
 
 
 def window_loss(
-    words: jax.Array, counts: jax.Array, granted: jax.Array, channel: jax.Array, params: EnvParams
+    words: jax.Array,
+    counts: jax.Array,
+    granted: jax.Array,
+    channel: jax.Array,
+    params: EnvParams,
+    objective: str = "loss",
+    window: int = 200,
 ) -> tuple[jax.Array, jax.Array]:
-    """Packet-loss rate of one window and whether it was empty (nobody sent).
+    """The window's cost under `objective` (the packet-loss rate, or the most packets one
+    user lost / L, L = `window`) and whether it was empty (nobody sent; cost 0).
 
     words: (2, N) uint32 random bits (the fallback path hashes them into a key).
     """
@@ -71,7 +78,11 @@ def window_loss(
         lost = lost_packets(jax.random.key(words[0, 0]), counts, 1.0 - p)
     total = jnp.sum(counts)
     empty = total == 0
-    loss = jnp.where(empty, 0.0, jnp.sum(lost) / jnp.maximum(total, 1)).astype(jnp.float32)
+    if objective == "worst_user":
+        cost = jnp.max(lost) / window
+    else:
+        cost = jnp.sum(lost) / jnp.maximum(total, 1)
+    loss = jnp.where(empty, 0.0, cost).astype(jnp.float32)
     return loss, empty
 
 
@@ -94,7 +105,9 @@ def finish(
     """After the budget rule: losses, traffic, channel. (next_state, reward, done, info)."""
     n = spec.num_users
     loss_words = words[n : 3 * n].reshape(2, n)
-    loss, empty = window_loss(loss_words, state.counts, granted, state.channel, params)
+    loss, empty = window_loss(
+        loss_words, state.counts, granted, state.channel, params, spec.objective, spec.window
+    )
     channel = (words[3 * n] % params.sigmoid_k.shape[0]).astype(jnp.int32)  # bias < 2^-29
     model = traffic_model(spec.traffic)
     cursors, counts, obs = model.advance(words[3 * n + 1 :], state, params)

@@ -54,6 +54,17 @@ def success_curve_np(sigmoid_k, sigmoid_s, budget: int) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-k * (np.arange(budget)[None, :] - s)))
 
 
+def window_cost_np(lost, total, objective: str, window: int):
+    """The window's cost from packets lost per user (..., N) and sent in all (...):
+    the packet-loss rate, or under "worst_user" the most one user lost / L; 0 if empty."""
+    lost = np.asarray(lost)
+    if objective == "worst_user":
+        cost = lost.max(axis=-1) / window
+    else:
+        cost = lost.sum(axis=-1) / np.maximum(total, 1)
+    return np.where(np.asarray(total) > 0, cost, 0.0)
+
+
 def budget_rule_np(r, budget: float, rng: np.random.Generator | None, order=None) -> np.ndarray:
     """Visit users in a random order (or the given one); each gets min(r_i, remaining)
     (a loop, as the reference)."""
@@ -87,6 +98,7 @@ def reference_args(params, spec) -> dict:
         "traffic": spec.traffic,
         "traffic_params": model_params,
         "allocation": spec.allocation,
+        "objective": spec.objective,
     }
 
 
@@ -106,6 +118,7 @@ class ReferenceSlice:
         traffic: str = "trace",
         traffic_params=None,
         allocation: str = "integer",
+        objective: str = "loss",
         seed: int = 0,
     ):
         self.actual = np.asarray(actual, np.int64)
@@ -114,7 +127,7 @@ class ReferenceSlice:
         self.budget, self.num_users, self.window = int(budget), int(num_users), int(window)
         self.episode_len, self.traffic = int(episode_len), traffic
         self.model, self.traffic_params = traffic_model(traffic), traffic_params
-        self.allocation = allocation
+        self.allocation, self.objective = allocation, objective
         self.rng = np.random.default_rng(seed)
         self.reset()
 
@@ -136,13 +149,14 @@ class ReferenceSlice:
         start = self.rng.integers(0, length - 1, size=self.num_users)  # [0, T-2]
         return self.set_state((start + 1) % length, self.rng.integers(self.curve.shape[0]))
 
-    def _lost_packets(self, p: np.ndarray) -> int:
-        """Slot by slot: user i sends in slots 0..u_i-1, each packet a Bernoulli trial."""
-        lost = 0
+    def _lost_packets(self, p: np.ndarray) -> np.ndarray:
+        """Slot by slot: user i sends in slots 0..u_i-1, each packet a Bernoulli trial.
+        (N,) packets lost per user."""
+        lost = np.zeros(self.num_users, np.int64)
         for slot in range(self.window):
             for i in range(self.num_users):
                 if slot < self.counts[i] and self.rng.random() >= p[i]:
-                    lost += 1
+                    lost[i] += 1
         return lost
 
     def _next_counts(self) -> None:
@@ -158,7 +172,7 @@ class ReferenceSlice:
         actual = self.counts.copy()
         total = int(actual.sum())
         lost = self._lost_packets(p)
-        loss = lost / total if total > 0 else 0.0
+        loss = float(window_cost_np(lost, total, self.objective, self.window))
         self._next_counts()
         self.channel = int(self.rng.integers(self.curve.shape[0]))
         self.t += 1
@@ -221,8 +235,8 @@ class VectorizedSlices:
         p = b.curve[self.channel[:, None], grid_index_np(granted, b.budget)]  # (S, N)
         actual = self.counts
         total = actual.sum(axis=1)
-        lost = self.rng.binomial(actual, 1.0 - p).sum(axis=1)
-        loss = np.where(total > 0, lost / np.maximum(total, 1), 0.0)
+        lost = self.rng.binomial(actual, 1.0 - p)  # (S, N)
+        loss = window_cost_np(lost, total, b.objective, b.window)
         self.cursors, self.counts, self.obs = b.model.numpy_advance(
             self.rng, self.cursors, actual, b.actual, b.observed, b.traffic_params
         )

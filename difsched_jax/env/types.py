@@ -12,7 +12,12 @@ from dataclasses import dataclass
 import jax
 from flax import struct
 
-from difsched_jax.config import check_allocation, check_positive_int, check_traffic
+from difsched_jax.config import (
+    check_allocation,
+    check_objective,
+    check_positive_int,
+    check_traffic,
+)
 from difsched_jax.env.binomial import LossTables
 
 OBS_MODES = ("predicted", "perfect")
@@ -29,12 +34,14 @@ class EnvSpec:
     # `config.ALLOCATIONS`: "integer" executes whole blocks (`channel.whole_blocks`),
     # "reference" the real request with the reference's ceil on the channel grid
     allocation: str = "integer"
+    objective: str = "loss"  # `config.OBJECTIVES`: what `info["loss"]` (and the reward) measure
 
     def __post_init__(self):
         for name in ("num_users", "window", "episode_len"):
             check_positive_int(f"EnvSpec.{name}", getattr(self, name))
         check_traffic("EnvSpec", self.traffic)
         check_allocation("EnvSpec", self.allocation)
+        check_objective("EnvSpec", self.objective)
 
 
 @struct.dataclass

@@ -13,6 +13,9 @@ Yardsticks (SPEC §1 and README "Results"):
   conditional law counted on the evaluated split (an in-sample floor for any policy that
   sees only the current observation, not a deployable policy);
 - ``oracle-calibrated``: the same with the law counted on the train split (deployable).
+- ``worst-user-best`` (``-perfect``): the `worst_user` objective's yardstick, the best
+  whole-block allocation found for the exact expected worst-user loss of the observed
+  (actual) counts; ``water-filling`` equalises expected per-user lost packets.
 """
 
 from __future__ import annotations
@@ -103,6 +106,21 @@ def _bayes_builder(kind: str, law_split: str | None, min_samples: int):
         k, s = zip(*config.sigmoid_pairs)
         gain = heuristics.oracle_params(config.budget, k, s).gain
         return ResolvedPolicy(kind, bayes.oracle_bayes, bayes.bayes_params(gain, law))
+
+    return build
+
+
+def _worst_user_builder(kind: str, obs: str | None, act_name: str):
+    """The worst_user objective's policies: its yardstick (`agents.worst_user.best_policy`,
+    best found; ``-perfect`` on the actual counts) and the water-filling heuristic."""
+
+    def build(config: SliceConfig, arg: str | None, ctx: EvalContext) -> ResolvedPolicy:
+        from difsched_jax.agents import worst_user
+
+        _no_arg(kind, arg)
+        k, s = zip(*config.sigmoid_pairs)
+        params = worst_user.worst_user_params(config.budget, k, s, config.window)
+        return ResolvedPolicy(kind, getattr(worst_user, act_name), params, obs=obs)
 
     return build
 
@@ -209,6 +227,11 @@ BUILDERS: dict[str, Builder] = {
     "oracle-ceil": _oracle_ceil,
     "oracle-bayes": _bayes_builder("oracle-bayes", None, 0),
     "oracle-calibrated": _bayes_builder("oracle-calibrated", "train", MIN_ROW_SAMPLES),
+    "worst-user-best": _worst_user_builder("worst-user-best", None, "best_policy"),
+    "worst-user-best-perfect": _worst_user_builder(
+        "worst-user-best-perfect", "perfect", "best_policy"
+    ),
+    "water-filling": _worst_user_builder("water-filling", None, "water_filling_policy"),
     "mdp": _mdp,
     "dql": _dql,
     "ppo": _drl("ppo"),

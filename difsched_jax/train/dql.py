@@ -73,6 +73,13 @@ def offline_stream(run: DQLRunConfig) -> OfflineStream:
             f"{run.exp_config} needs {env.num_users} users, B = {env.budget}, L = {env.window}"
         )
     check_same_allocation(run.dataset, ds.allocation, env.allocation)
+    if ds.objective != "loss":
+        raise ValueError(
+            f"{run.dataset}: made under the {ds.objective!r} objective; `difsched train` "
+            "trains Diffusion-QL on the 'loss' objective only so far (its critics and argmax "
+            "are built for a sum over users): evaluate this objective's yardstick and "
+            "heuristics with `difsched evaluate --objective`"
+        )
     return OfflineStream(ds, run.offline_capacity, run.executed_action, seed=run.seed)
 
 
