@@ -108,3 +108,23 @@ def test_the_yardstick_and_heuristic_evaluate_as_policies():
     loss = {r.name: r.result.mean_loss for r in rows}
     assert loss["worst-user-best-perfect"] < loss["worst-user-best"] < loss["equal"]
     assert all(0 < v < 1 for v in loss.values())
+
+
+@pytest.mark.slow
+def test_a_worst_user_dataset_records_its_objective_and_train_says_it_cannot(tmp_path, capsys):
+    from difsched_jax.cli import main
+    from difsched_jax.data import load_dataset
+
+    ds = str(tmp_path / "ds")
+    assert main(["gen-dataset", "--dataset-config", "0", "--slices", "2", "--windows", "20",
+                 "--episode-len", "10", "--no-progress", "--objective", "worst_user",
+                 "--out", ds]) == 0  # fmt: skip
+    data = load_dataset(ds)
+    assert data.objective == "worst_user" and data.meta["config"]["objective"] == "worst_user"
+    loss = data.arrays()["loss"]
+    assert (loss >= 0).all() and (loss <= 1).all()
+    capsys.readouterr()
+    assert main(["train", "--exp-config", "0", "--dataset", ds, "--no-progress",
+                 "--out", str(tmp_path / "run")]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'worst_user' objective" in err, err
