@@ -137,9 +137,9 @@ def run_supervised(work: Callable[[], int], setup: HostSetup, command: str, lost
     if pid == 0:
         os.close(read_fd)
         _die_with_parent(parent)
-        if signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []):
-            from difsched_jax.interrupts import start_watcher
+        from difsched_jax.interrupts import WATCHER_WORKS, start_watcher
 
+        if WATCHER_WORKS and signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []):
             start_watcher()  # the parent's watcher thread did not come along: Ctrl-C is ours
         _joined_fd = write_fd
         _child(work, command)

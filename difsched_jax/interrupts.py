@@ -12,7 +12,8 @@ already survives: outputs are written atomically, runs resume from their last
 checkpoint, and the folder lock (`flock`) goes with the process. A signal that
 reaches a thread started earlier (possible only when a program calls `main()`
 in a process that already ran JAX) goes through the Python handler installed
-here, which does the same once the main thread runs.
+here, which does the same once the main thread runs; so does every signal on a
+system without `sigtimedwait` (macOS).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# macOS has no sigtimedwait: there only the Python handler runs (after a compile ends)
+WATCHER_WORKS = hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask")
 _POLL_S = 0.2  # how often the watcher looks whether the command has ended
 # the live command's describe() -> (prog, what was saved and how to continue)
 _live: list[Callable[[], tuple[str, str]]] = []
@@ -75,14 +78,17 @@ def exit_on_signal(describe: Callable[[], tuple[str, str]]) -> Iterator[None]:
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, lambda signum, _frame: _stop(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    watched = WATCHER_WORKS
+    if watched:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     _live.append(describe)
-    done = start_watcher()
+    done = start_watcher() if watched else threading.Event()
     try:
         yield
     finally:
         done.set()
         _live.pop()
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if watched:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -63,3 +63,12 @@ def test_outside_the_main_thread_the_block_changes_nothing():
     t.start()
     t.join()
     assert seen == [False]
+
+
+def test_without_sigtimedwait_only_the_handler_is_installed(monkeypatch):
+    monkeypatch.setattr(interrupts, "WATCHER_WORKS", False)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with interrupts.exit_on_signal(lambda: ("difsched x", "note")):
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask  # nothing blocked
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
