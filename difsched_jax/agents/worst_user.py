@@ -11,15 +11,16 @@ the per-packet loss probability at r_i blocks. So
 exact given the counts u. Products are sums of log-CDFs (floored, so each is finite),
 and a move of blocks between two users changes their two terms only.
 
-`best_allocation` (no knapsack decides here): the bisection optimum on expected
-per-user losses (the smallest level λ with Σ_i min{r : u_i q̄(r) ≤ λ} ≤ B, q̄ the mean over
-pairs), the blocks left over each to the user it helps most, then moves of d = 1, 2,
-4, ... blocks (one user gives d, another takes them; the success curve is a sigmoid, so
-single blocks can stall where a larger move helps) while the exact expected
-worst-user loss falls (each move size tries the two users that gain most from d more
-blocks against the two that lose least from giving d, all four pairs exactly). A
-local optimum: "best found", checked against brute force on small slices
-(tests/test_worst_user.py). Cost per move: O(N · log B · P · L).
+`best_allocation` (no knapsack decides here) starts twice: from the bisection optimum
+on expected per-user losses (the smallest level λ with Σ_i min{r : u_i q̄(r) ≤ λ} ≤ B,
+q̄ the mean over pairs; the blocks left over each to the user it helps most) and from
+equal share. From each it moves d = 1, 2, 4, ... blocks from one user to another while
+the exact expected worst-user loss falls (the success curve is a sigmoid, so single
+blocks can stall where a larger move helps; each d tries the three users that gain
+most from d more blocks against the three that lose least from giving d, the nine
+pairs exactly), and keeps the better end. A local optimum: "best found", checked
+against brute force on small slices (tests/test_worst_user.py). Cost per move:
+O(N · log B · P · L).
 """
 
 from __future__ import annotations
