@@ -28,7 +28,7 @@ def main():
     p = _common.parser(__doc__.splitlines()[0])
     p.add_argument("--traffic-dir", default=None, help="real traces (default: synthetic)")
     a = p.parse_args()
-    steps = {"ppo": 30_000 if a.quick else 100_000, "sac": 6_000 if a.quick else 30_000}
+    steps = {"ppo": 20_000 if a.quick else 100_000, "sac": 4_000 if a.quick else 30_000}
     chunk = {"ppo": 10_000, "sac": 2_000 if a.quick else 10_000}
     rows = {}
     for algo in ("ppo", "sac"):

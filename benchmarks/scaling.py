@@ -193,8 +193,8 @@ def main():
     quick = a.quick
     slices_list = (1, 256, 4096) if quick else (1, 16, 256, 1024, 4096, 16384)
     users_list = (4, 20) if quick else (4, 8, 20, 40, 80)
-    windows = 20 if quick else 50
-    repeats = 3 if quick else 5
+    windows = 10 if quick else 50
+    repeats = 2 if quick else 5
     slices_fixed, users_fixed = (256 if quick else 1024), 8
     numpy_cap = {"equal": 4096, "mdp": 4096, "oracle": 8 if quick else 32}
 
