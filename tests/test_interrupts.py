@@ -4,6 +4,7 @@ matrix of commands and moments is tests/faults/kill_matrix.py --signals INT,TERM
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,9 +31,10 @@ def test_a_signal_inside_a_compile_ends_evaluate_in_one_line(tmp_path, sig):
     argv = ["evaluate", "--policy", "equal", "--slices", "2", "--windows", "4",
             "--json", str(json_path)]  # fmt: skip
     proc = _difsched(argv, DIFSCHED_KILL_AT="xla_compile:1", DIFSCHED_KILL_SIGNAL=sig)
-    assert proc.returncode == 128 + signal.Signals["SIG" + sig]
+    assert proc.returncode == 128 + signal.Signals["SIG" + sig], proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines[0].startswith(f"difsched fault: sent SIG{sig} inside XLA compile 1"), lines
+    # the fault fires 50 ms into the compile: "inside" it, or "right after" a fast one
+    assert re.match(f"difsched fault: sent SIG{sig} (inside|right after) XLA compile 1", lines[0]), lines
     assert lines[1:] == [
         f"difsched evaluate: interrupted (SIG{sig}): outputs are written whole, so each is "
         "complete or absent; run the same command again"
