@@ -79,5 +79,5 @@ def test_signals_end_in_one_line_and_the_run_resumes_identical(matrix, command, 
     said = case.notes[1]  # the one line the command printed
     assert f"difsched {command}: interrupted (SIG{sig}): " in said
     assert "--resume" in said and "keeps" in said, said
-    if point == "xla_compile":
-        assert "inside XLA compile" in case.notes[0], case.notes
+    if point == "xla_compile":  # 50 ms into the compile: inside it, or just after a fast one
+        assert "inside XLA compile" in case.notes[0] or "right after XLA compile" in case.notes[0]
