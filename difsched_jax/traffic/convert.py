@@ -60,9 +60,9 @@ def load_restricted_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if kind in ("npz", "npy", "gzip", "empty") or (
         kind in ("text", "binary") and not _protocol0(path)
     ):
-        hint = ": a .npz trace needs no conversion, pass its folder as --traffic-dir" * (
-            kind == "npz"
-        )
+        hint = ""
+        if kind == "npz":
+            hint = ": a .npz trace needs no conversion, pass its folder as --traffic-dir"
         raise TraceError(
             f"{path}: convert-trace reads the reference's pickled traces; this is "
             f"{KIND_WORDS[kind]}{hint}"
